@@ -1,0 +1,130 @@
+//! Messages between the page and the training worker.
+//!
+//! The page sends bytes and settings; the worker keeps the decoded months in its own
+//! memory (so a second training does not decode again) and answers with summaries,
+//! progress and reports. Both sides are compiled from this one definition.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{load_trips, read_file_info, DataError, Field, FileInfo, TripTable};
+use crate::features::{duration_minutes, DurationFilter};
+use crate::simulate::{simulate_month_parquet, CityParams};
+use crate::summary::{first_rows, summarize, ColumnSummary, Histogram};
+use crate::training::{Stage, TrainReport, TrainSpec};
+
+/// Which month a dataset plays in Chapter 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Slot {
+    Train,
+    Validation,
+}
+
+impl Slot {
+    pub fn label(self) -> &'static str {
+        match self {
+            Slot::Train => "training",
+            Slot::Validation => "validation",
+        }
+    }
+}
+
+/// One input to a dataset: a file's bytes or a simulated month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Source {
+    File { name: String, bytes: Vec<u8> },
+    Simulated(CityParams),
+}
+
+impl Source {
+    pub fn label(&self) -> String {
+        match self {
+            Source::File { name, .. } => name.clone(),
+            Source::Simulated(params) => params.label(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Decode sources (several files are appended) into a slot.
+    Load { slot: Slot, sources: Vec<Source> },
+    /// Train on the train slot, evaluate on the validation slot.
+    Train { spec: TrainSpec },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    Progress { stage: String, fraction: f64 },
+    Loaded(Box<DatasetView>),
+    Trained(Box<TrainReport>),
+    Failed { message: String },
+}
+
+/// What the page shows about a loaded dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetView {
+    pub slot: Slot,
+    pub label: String,
+    pub simulated: bool,
+    pub files: Vec<(String, FileInfo)>,
+    pub n_rows: usize,
+    pub summaries: Vec<ColumnSummary>,
+    pub head_columns: Vec<String>,
+    pub head_rows: Vec<Vec<String>>,
+    /// Durations between −10 and 90 minutes; the filter keeps 1–60.
+    pub duration_histogram: Histogram,
+    pub share_outside_filter: f64,
+}
+
+pub fn stage_label(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Preparing => "Computing durations and filtering",
+        Stage::Vectorizing => "Building the sparse feature matrix",
+        Stage::Fitting => "Fitting the model",
+        Stage::Evaluating => "Scoring training and validation rows",
+    }
+}
+
+/// Decodes every source and appends them. Errors name the source that failed.
+pub fn load_sources(sources: &[Source]) -> Result<(TripTable, Vec<(String, FileInfo)>), String> {
+    if sources.is_empty() {
+        return Err("no file was given".to_string());
+    }
+    let mut table = TripTable::default();
+    let mut infos = Vec::new();
+    for source in sources {
+        let bytes: Bytes = match source {
+            Source::File { bytes, .. } => Bytes::from(bytes.clone()),
+            Source::Simulated(params) => {
+                Bytes::from(simulate_month_parquet(params).map_err(|e| format!("{}: {e}", source.label()))?)
+            }
+        };
+        let describe = |e: DataError| format!("{}: {e}", source.label());
+        let info = read_file_info(bytes.clone()).map_err(describe)?;
+        let part = load_trips(bytes, &Field::ALL).map_err(describe)?;
+        infos.push((source.label(), info));
+        table.append(part);
+    }
+    Ok((table, infos))
+}
+
+/// The view of a loaded table.
+pub fn dataset_view(slot: Slot, sources: &[Source], table: &TripTable, files: Vec<(String, FileInfo)>) -> DatasetView {
+    let durations: Vec<f64> = duration_minutes(table).into_iter().flatten().collect();
+    let filter = DurationFilter::default();
+    let outside = durations.iter().filter(|d| !filter.keeps(**d)).count();
+    let (head_columns, head_rows) = first_rows(table, 10);
+    DatasetView {
+        slot,
+        label: sources.iter().map(Source::label).collect::<Vec<_>>().join(" + "),
+        simulated: sources.iter().any(|s| matches!(s, Source::Simulated(_))),
+        files,
+        n_rows: table.n_rows,
+        summaries: summarize(table),
+        head_columns,
+        head_rows,
+        duration_histogram: Histogram::new(durations.iter().copied(), -10.0, 90.0, 50),
+        share_outside_filter: if durations.is_empty() { 0.0 } else { outside as f64 / durations.len() as f64 },
+    }
+}
