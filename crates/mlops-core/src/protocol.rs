@@ -128,3 +128,59 @@ pub fn dataset_view(slot: Slot, sources: &[Source], table: &TripTable, files: Ve
         share_outside_filter: if durations.is_empty() { 0.0 } else { outside as f64 / durations.len() as f64 },
     }
 }
+
+/// `data/catalog.json`, which an instructor puts next to the built site to list months.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub files: Vec<CatalogEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// What the learner sees, e.g. "Green taxi · January 2021".
+    pub label: String,
+    /// Relative to the `data/` folder (or an absolute URL).
+    pub path: String,
+}
+
+impl Catalog {
+    /// Parses and checks a catalog; a broken one is reported, not half-used.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let catalog: Catalog = serde_json::from_str(text).map_err(|e| format!("data/catalog.json is not valid: {e}"))?;
+        if let Some(entry) = catalog.files.iter().find(|e| e.path.trim().is_empty() || e.label.trim().is_empty()) {
+            return Err(format!("data/catalog.json has an entry without a label or path: {entry:?}"));
+        }
+        Ok(catalog)
+    }
+
+    /// The URL to fetch an entry from, relative to the page.
+    pub fn url_of(entry: &CatalogEntry) -> String {
+        if entry.path.contains("://") || entry.path.starts_with('/') {
+            entry.path.clone()
+        } else {
+            format!("data/{}", entry.path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_parses_and_rejects_broken_files() {
+        let ok = Catalog::parse(r#"{"files":[{"label":"Green · Jan 2021","path":"green_tripdata_2021-01.parquet"}]}"#)
+            .expect("valid");
+        assert_eq!(Catalog::url_of(&ok.files[0]), "data/green_tripdata_2021-01.parquet");
+        assert!(Catalog::parse("not json").is_err());
+        assert!(Catalog::parse(r#"{"files":[{"label":"","path":"x"}]}"#).is_err());
+    }
+
+    #[test]
+    fn a_bad_file_names_its_source() {
+        let sources = vec![Source::File { name: "notes.csv".into(), bytes: b"a,b\n1,2\n".to_vec() }];
+        let err = load_sources(&sources).expect_err("not parquet");
+        assert!(err.starts_with("notes.csv: this is not a parquet file"), "{err}");
+        assert!(load_sources(&[]).is_err());
+    }
+}

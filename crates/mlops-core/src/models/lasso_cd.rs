@@ -11,7 +11,6 @@ use sprs::CsMat;
 pub struct CdResult {
     pub w: Vec<f64>,
     pub iterations: usize,
-    pub duality_gap: f64,
 }
 
 /// `csc` must be column-major; `y` already centred; `means` the column means.
@@ -49,7 +48,6 @@ pub fn lasso_cd(
 
     let y_norm2: f64 = y.iter().map(|v| v * v).sum();
     let gap_tol = tol * y_norm2;
-    let mut gap = f64::INFINITY;
     let mut iterations = 0;
 
     for iteration in 0..max_iter {
@@ -93,13 +91,13 @@ pub fn lasso_cd(
             progress(iterations, max_iter);
         }
         if w_max == 0.0 || d_w_max / w_max < tol || iteration == max_iter - 1 {
-            gap = duality_gap(csc, means, y, &w, &raw, offset, l1);
+            let gap = duality_gap(csc, means, y, &w, &raw, offset, l1);
             if gap < gap_tol {
                 break;
             }
         }
     }
-    CdResult { w, iterations, duality_gap: gap }
+    CdResult { w, iterations }
 }
 
 fn duality_gap(

@@ -19,7 +19,6 @@ pub struct LsqrOptions {
 pub struct LsqrResult {
     pub x: Vec<f64>,
     pub iterations: usize,
-    pub stop_reason: u8,
 }
 
 pub fn lsqr(
@@ -49,7 +48,7 @@ pub fn lsqr(
     }
     let mut w = v.clone();
     if alpha * beta == 0.0 {
-        return LsqrResult { x, iterations: 0, stop_reason: 0 };
+        return LsqrResult { x, iterations: 0 };
     }
 
     let mut rhobar = alpha;
@@ -155,5 +154,5 @@ pub fn lsqr(
             progress(iterations, options.iter_lim);
         }
     }
-    LsqrResult { x, iterations, stop_reason }
+    LsqrResult { x, iterations }
 }

@@ -13,7 +13,10 @@ pub fn real_file(name: &str) -> Option<bytes::Bytes> {
     match std::fs::read(&path) {
         Ok(bytes) => Some(bytes.into()),
         Err(e) => {
-            eprintln!("SKIPPED: {} is not available ({e}); the real TLC files live in ../shared/data", path.display());
+            eprintln!(
+                "SKIPPED: {} is not available ({e}); the real TLC files live in ../shared/data",
+                path.display()
+            );
             None
         }
     }

@@ -1,0 +1,21 @@
+//! Saving text the app made (a model artifact) as a file, without any server.
+
+use wasm_bindgen::JsCast;
+
+/// Starts a download of `contents` as `file_name`.
+pub fn download_text(file_name: &str, mime: &str, contents: &str) -> Result<(), String> {
+    let describe = |e: wasm_bindgen::JsValue| format!("{e:?}");
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(contents));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(describe)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let anchor: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(describe)?.dyn_into().map_err(|_| "not an anchor".to_string())?;
+    anchor.set_href(&url);
+    anchor.set_download(file_name);
+    anchor.click();
+    web_sys::Url::revoke_object_url(&url).map_err(describe)?;
+    Ok(())
+}

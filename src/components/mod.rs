@@ -1,0 +1,8 @@
+//! Reusable pieces of the pages.
+
+pub mod chart;
+pub mod data_panel;
+pub mod download;
+pub mod markdown;
+pub mod maturity;
+pub mod progress;

@@ -1,0 +1,73 @@
+//! MLOps Lab's web app: signals, views and browser I/O only. All decisions live in
+//! `mlops-core`; heavy work runs in [`worker::TrainerWorker`].
+
+pub mod components;
+pub mod pages;
+pub mod routes;
+pub mod state;
+pub mod storage;
+pub mod worker;
+
+use leptos::prelude::*;
+
+use components::markdown::Markdown;
+use routes::{use_route, Route};
+
+/// Entry point of the page (called from `main`).
+pub fn start() {
+    install_panic_screen();
+    leptos::mount::mount_to_body(App);
+}
+
+/// A panic in wasm stops the app; instead of a blank or frozen page the learner gets an
+/// explanation, and their runs in IndexedDB are untouched.
+fn install_panic_screen() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let Some(body) = document.body() else { return };
+        body.set_text_content(None);
+        let Ok(panel) = document.create_element("div") else { return };
+        panel.set_class_name("panic-screen");
+        panel.set_attribute("data-testid", "panic-screen").ok();
+        let text = format!(
+            "MLOps Lab stopped because of an internal error.\n\n{info}\n\nYour runs are safe in the browser's storage. Reload the page to continue; if it happens again, please report the message above."
+        );
+        // Text, not HTML: the panic message may contain anything.
+        panel.set_text_content(Some(&text));
+        body.append_child(&panel).ok();
+    }));
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = state::AppState::new();
+    provide_context(state.clone());
+    let route = use_route();
+    view! {
+        <header class="top">
+            <a class="brand" href=Route::Home.path()>"MLOps Lab"</a>
+            <nav>
+                <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
+                <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
+            </nav>
+            <components::progress::WorkerStatus/>
+        </header>
+        <Show when=move || state.storage_warning.get().is_some()>
+            <p class="warning" data-testid="storage-warning">{move || state.storage_warning.get().unwrap_or_default()}</p>
+        </Show>
+        <main>
+            {move || match route.get() {
+                Route::Home => pages::home::HomePage().into_any(),
+                Route::Chapter1 => pages::chapter1::Chapter1Page().into_any(),
+                Route::Runs => pages::runs::RunsPage().into_any(),
+                Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
+                Route::NotFound => view! {
+                    <section class="lesson">
+                        <Markdown source="# Page not found\n\nThat address is not part of MLOps Lab. [Go to the start](#/)."/>
+                    </section>
+                }.into_any(),
+            }}
+        </main>
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    mlops_lab::start();
+}

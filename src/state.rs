@@ -1,0 +1,292 @@
+//! The app's shared state: what is loaded, what the worker is doing, the run log.
+//!
+//! One [`AppState`] is provided as context. Every write goes through its methods, so the
+//! order "create run → train → log metrics → end run" lives in one place.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use gloo_worker::{Spawnable, WorkerBridge};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use mlops_core::protocol::{DatasetView, Request, Response, Slot, Source};
+use mlops_core::tracking::{format_run_id, NewRun, Run, RunStatus, TrackingStore};
+use mlops_core::training::{TrainReport, TrainSpec};
+
+use crate::components::data_panel::default_source;
+use crate::storage::AppStore;
+use crate::worker::TrainerWorker;
+
+/// What the worker is busy with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    Load(Slot),
+    Train { run_id: String },
+}
+
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub train_data: RwSignal<Option<Arc<DatasetView>>>,
+    pub val_data: RwSignal<Option<Arc<DatasetView>>>,
+    pub pending: RwSignal<Option<Pending>>,
+    pub progress: RwSignal<Option<(String, f64)>>,
+    pub error: RwSignal<Option<String>>,
+    pub report: RwSignal<Option<Arc<TrainReport>>>,
+    pub last_run_id: RwSignal<Option<String>>,
+    pub runs: RwSignal<Vec<Run>>,
+    pub runs_loaded: RwSignal<bool>,
+    pub storage_warning: RwSignal<Option<String>>,
+    /// Set when the page asked for the simulated months; the validation month follows
+    /// the training month (the worker takes one request at a time).
+    defaults_requested: RwSignal<bool>,
+    bridge: StoredValue<Option<WorkerBridge<TrainerWorker>>, LocalStorage>,
+    store: StoredValue<Option<Rc<AppStore>>, LocalStorage>,
+}
+
+pub const EXPERIMENT: &str = "Default";
+
+fn now_millis() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn random_run_id() -> String {
+    let part = || (js_sys::Math::random() * 4_294_967_296.0) as u128;
+    format_run_id((part() << 96) | (part() << 64) | (part() << 32) | part())
+}
+
+impl AppState {
+    pub fn new() -> Self {
+        let state = Self {
+            train_data: RwSignal::new(None),
+            val_data: RwSignal::new(None),
+            pending: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            error: RwSignal::new(None),
+            report: RwSignal::new(None),
+            last_run_id: RwSignal::new(None),
+            runs: RwSignal::new(Vec::new()),
+            runs_loaded: RwSignal::new(false),
+            storage_warning: RwSignal::new(None),
+            defaults_requested: RwSignal::new(false),
+            bridge: StoredValue::new_local(None),
+            store: StoredValue::new_local(None),
+        };
+        let bridge = TrainerWorker::spawner()
+            .callback(move |response| state.on_response(response))
+            .as_module(false)
+            .spawn("./worker.js");
+        state.bridge.set_value(Some(bridge));
+        spawn_local(async move {
+            let (store, warning) = AppStore::open().await;
+            state.store.set_value(Some(Rc::new(store)));
+            state.storage_warning.set(warning);
+            state.refresh_runs().await;
+        });
+        state
+    }
+
+    pub fn use_context() -> Self {
+        expect_context::<Self>()
+    }
+
+    pub fn dataset(&self, slot: Slot) -> RwSignal<Option<Arc<DatasetView>>> {
+        match slot {
+            Slot::Train => self.train_data,
+            Slot::Validation => self.val_data,
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.pending.with(Option::is_some)
+    }
+
+    fn send(&self, request: Request) {
+        self.bridge.with_value(|bridge| {
+            if let Some(bridge) = bridge {
+                bridge.send(request);
+            }
+        });
+    }
+
+    pub fn store(&self) -> Option<Rc<AppStore>> {
+        self.store.get_value()
+    }
+
+    /// Decodes sources into a slot (in the worker).
+    pub fn load(&self, slot: Slot, sources: Vec<Source>) {
+        if self.is_busy() {
+            return;
+        }
+        self.error.set(None);
+        self.pending.set(Some(Pending::Load(slot)));
+        self.progress.set(Some((format!("Sending the {} data to the worker", slot.label()), 0.0)));
+        self.send(Request::Load { slot, sources });
+    }
+
+    /// Loads the simulated months into whichever slots are empty.
+    pub fn load_defaults(&self) {
+        if self.is_busy() || self.train_data.with_untracked(Option::is_some) {
+            return;
+        }
+        self.defaults_requested.set(true);
+        self.load(Slot::Train, vec![default_source(Slot::Train)]);
+    }
+
+    /// Opens a run with its params, then asks the worker to train.
+    pub fn train(&self, spec: TrainSpec) {
+        if self.is_busy() {
+            return;
+        }
+        let state = *self;
+        let run_id = random_run_id();
+        self.error.set(None);
+        self.pending.set(Some(Pending::Train { run_id: run_id.clone() }));
+        self.progress.set(Some(("Opening a run".to_string(), 0.0)));
+        let describe = |slot: Signal<Option<Arc<DatasetView>>>| slot.with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default());
+        let train_label = describe(self.train_data.into());
+        let val_label = describe(self.val_data.into());
+        spawn_local(async move {
+            if let Some(store) = state.store() {
+                let class = spec.params.kind.class_name();
+                let new = NewRun {
+                    run_id: run_id.clone(),
+                    experiment: EXPERIMENT.to_string(),
+                    run_name: format!("{class} · {}", spec.feature_set.label()),
+                    start_time: now_millis(),
+                };
+                let mut params = vec![
+                    ("model".to_string(), class.to_string()),
+                    ("features".to_string(), spec.feature_set.label().to_string()),
+                    ("duration_min".to_string(), spec.filter.min_minutes.to_string()),
+                    ("duration_max".to_string(), spec.filter.max_minutes.to_string()),
+                    ("train_data".to_string(), train_label),
+                    ("val_data".to_string(), val_label),
+                ];
+                if spec.params.kind.uses_alpha() {
+                    params.push(("alpha".to_string(), spec.params.alpha.to_string()));
+                }
+                let tags = vec![
+                    ("mlflow.source.name".to_string(), "MLOps Lab · Chapter 1".to_string()),
+                    ("estimator_class".to_string(), class.to_string()),
+                ];
+                let opened = match store.create_run(new).await {
+                    Ok(_) => store.log_batch(&run_id, &params, &[], &tags).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = opened {
+                    state.storage_warning.set(Some(format!("This run could not be saved: {e}")));
+                }
+                state.refresh_runs().await;
+            }
+            state.send(Request::Train { spec });
+        });
+    }
+
+    fn on_response(&self, response: Response) {
+        match response {
+            Response::Progress { stage, fraction } => self.progress.set(Some((stage, fraction))),
+            Response::Loaded(view) => {
+                let slot = view.slot;
+                self.dataset(slot).set(Some(Arc::from(view)));
+                self.finish();
+                if self.defaults_requested.get_untracked() && self.val_data.with_untracked(Option::is_none) {
+                    self.defaults_requested.set(false);
+                    self.load(Slot::Validation, vec![default_source(Slot::Validation)]);
+                }
+            }
+            Response::Trained(report) => {
+                let run_id = match self.pending.get_untracked() {
+                    Some(Pending::Train { run_id }) => Some(run_id),
+                    _ => None,
+                };
+                let report: Arc<TrainReport> = Arc::from(report);
+                self.report.set(Some(report.clone()));
+                self.finish();
+                if let Some(run_id) = run_id {
+                    self.last_run_id.set(Some(run_id.clone()));
+                    let state = *self;
+                    spawn_local(async move { state.log_results(&run_id, &report).await });
+                }
+            }
+            Response::Failed { message } => {
+                if let Some(Pending::Train { run_id }) = self.pending.get_untracked() {
+                    let state = *self;
+                    let message = message.clone();
+                    spawn_local(async move {
+                        if let Some(store) = state.store() {
+                            let tag = [("error".to_string(), message)];
+                            let _ = store.log_batch(&run_id, &[], &[], &tag).await;
+                            let _ = store.set_terminated(&run_id, RunStatus::Failed, now_millis()).await;
+                        }
+                        state.refresh_runs().await;
+                    });
+                }
+                self.error.set(Some(message));
+                self.finish();
+            }
+        }
+    }
+
+    fn finish(&self) {
+        self.pending.set(None);
+        self.progress.set(None);
+    }
+
+    async fn log_results(&self, run_id: &str, report: &TrainReport) {
+        let Some(store) = self.store() else { return };
+        let metrics = [
+            ("rmse", report.val.rmse),
+            ("train_rmse", report.train.rmse),
+            ("val_rmse", report.val.rmse),
+            ("train_mae", report.train.mae),
+            ("val_mae", report.val.mae),
+            ("train_r2", report.train.r2),
+            ("val_r2", report.val.r2),
+            ("n_train", report.n_train as f64),
+            ("n_val", report.n_val as f64),
+            ("n_features", report.n_features as f64),
+            ("fit_seconds", report.fit_seconds),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.to_string(), v))
+        .collect::<Vec<_>>();
+        let result = async {
+            store.log_batch(run_id, &[], &metrics, &[]).await?;
+            store.log_artifact(run_id, "model.json", &report.model.to_json()).await?;
+            store.set_terminated(run_id, RunStatus::Finished, now_millis()).await
+        }
+        .await;
+        if let Err(e) = result {
+            self.storage_warning.set(Some(format!("The run's results could not be saved: {e}")));
+        }
+        self.refresh_runs().await;
+    }
+
+    pub async fn refresh_runs(&self) {
+        let Some(store) = self.store() else { return };
+        match store.list_runs().await {
+            Ok(runs) => self.runs.set(runs),
+            Err(e) => self.storage_warning.set(Some(format!("Runs could not be read: {e}"))),
+        }
+        self.runs_loaded.set(true);
+    }
+
+    pub fn delete_run(&self, run_id: String) {
+        let state = *self;
+        spawn_local(async move {
+            if let Some(store) = state.store() {
+                if let Err(e) = store.delete_run(&run_id).await {
+                    state.error.set(Some(e.to_string()));
+                }
+            }
+            state.refresh_runs().await;
+        });
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,66 @@
+//! The Web Worker that decodes parquet and trains, so the page never freezes.
+//!
+//! It keeps the decoded months in its own memory: the page sends a file's bytes once and
+//! can then train any number of models on it.
+
+use std::collections::HashMap;
+
+use gloo_worker::{HandlerId, Worker, WorkerScope};
+use mlops_core::data::TripTable;
+use mlops_core::protocol::{dataset_view, load_sources, stage_label, Request, Response, Slot};
+use mlops_core::training::train_and_evaluate;
+
+pub struct TrainerWorker {
+    tables: HashMap<Slot, TripTable>,
+}
+
+fn now_seconds() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+impl Worker for TrainerWorker {
+    type Message = ();
+    type Input = Request;
+    type Output = Response;
+
+    fn create(_scope: &WorkerScope<Self>) -> Self {
+        Self { tables: HashMap::new() }
+    }
+
+    fn update(&mut self, _scope: &WorkerScope<Self>, _msg: Self::Message) {}
+
+    fn received(&mut self, scope: &WorkerScope<Self>, msg: Self::Input, id: HandlerId) {
+        let response = match msg {
+            Request::Load { slot, sources } => {
+                scope.respond(id, Response::Progress { stage: format!("Decoding the {} data", slot.label()), fraction: 0.0 });
+                match load_sources(&sources) {
+                    Ok((table, files)) => {
+                        let view = dataset_view(slot, &sources, &table, files);
+                        self.tables.insert(slot, table);
+                        Response::Loaded(Box::new(view))
+                    }
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::Train { spec } => match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {
+                (Some(train), Some(val)) => {
+                    // Progress messages are throttled: posting thousands would flood the page.
+                    let mut last_sent = 0.0;
+                    let mut progress = |stage, fraction: f64| {
+                        let now = now_seconds();
+                        if now - last_sent > 0.05 || fraction == 0.0 {
+                            last_sent = now;
+                            scope.respond(id, Response::Progress { stage: stage_label(stage).to_string(), fraction });
+                        }
+                    };
+                    match train_and_evaluate(&spec, train, val, &now_seconds, &mut progress) {
+                        Ok(report) => Response::Trained(Box::new(report)),
+                        Err(e) => Response::Failed { message: e.to_string() },
+                    }
+                }
+                _ => Response::Failed { message: "load both a training and a validation month first".to_string() },
+            },
+        };
+        scope.respond(id, response);
+    }
+}
