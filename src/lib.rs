@@ -13,10 +13,22 @@ use leptos::prelude::*;
 use components::markdown::Markdown;
 use routes::{use_route, Route};
 
+thread_local! {
+    static INTERACTIVE_AT_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(f64::NAN) };
+}
+
+/// Milliseconds from navigation start until the app was mounted and responsive.
+pub fn interactive_at_ms() -> f64 {
+    INTERACTIVE_AT_MS.with(|c| c.get())
+}
+
 /// Entry point of the page (called from `main`).
 pub fn start() {
     install_panic_screen();
     leptos::mount::mount_to_body(App);
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        INTERACTIVE_AT_MS.with(|c| c.set(performance.now()));
+    }
 }
 
 /// A panic in wasm stops the app; instead of a blank or frozen page the learner gets an
@@ -61,6 +73,7 @@ pub fn App() -> impl IntoView {
                 Route::Home => pages::home::HomePage().into_any(),
                 Route::Chapter1 => pages::chapter1::Chapter1Page().into_any(),
                 Route::Runs => pages::runs::RunsPage().into_any(),
+                Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {
                     <section class="lesson">

@@ -11,6 +11,8 @@ pub enum Route {
     Home,
     Chapter1,
     Runs,
+    /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
+    Bench,
     /// A chapter whose issue has not landed yet.
     Coming(u8),
     NotFound,
@@ -22,14 +24,17 @@ impl Route {
             Route::Home => "#/".to_string(),
             Route::Chapter1 => "#/chapter-1".to_string(),
             Route::Runs => "#/runs".to_string(),
+            Route::Bench => "#/bench".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
         }
     }
 
     pub fn from_hash(hash: &str) -> Self {
-        let path = hash.trim_start_matches('#').trim_start_matches('/').trim_end_matches('/');
+        let path = hash.trim_start_matches('#').split('?').next().unwrap_or_default();
+        let path = path.trim_start_matches('/').trim_end_matches('/');
         match path {
+            "bench" => Route::Bench,
             "" => Route::Home,
             "chapter-1" => Route::Chapter1,
             "runs" => Route::Runs,
@@ -41,7 +46,20 @@ impl Route {
     }
 }
 
-fn current_hash() -> String {
+/// The `key=value` pairs after `?` in the fragment (values are not URL-decoded).
+pub fn hash_query(hash: &str) -> Vec<(String, String)> {
+    hash.split_once('?')
+        .map(|(_, query)| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn current_hash() -> String {
     window().location().hash().unwrap_or_default()
 }
 
@@ -68,5 +86,7 @@ mod tests {
         assert_eq!(Route::from_hash(""), Route::Home);
         assert_eq!(Route::from_hash("#/chapter-9"), Route::NotFound);
         assert_eq!(Route::from_hash("#/<script>"), Route::NotFound);
+        assert_eq!(Route::from_hash("#/bench?train=a&val=b"), Route::Bench);
+        assert_eq!(hash_query("#/bench?train=a.parquet&repeat=3"), vec![("train".into(), "a.parquet".into()), ("repeat".into(), "3".into())]);
     }
 }

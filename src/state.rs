@@ -21,6 +21,7 @@ use crate::worker::TrainerWorker;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
     Load(Slot),
+    Bench,
     Train { run_id: String },
 }
 
@@ -36,6 +37,7 @@ pub struct AppState {
     pub runs: RwSignal<Vec<Run>>,
     pub runs_loaded: RwSignal<bool>,
     pub storage_warning: RwSignal<Option<String>>,
+    pub bench_result: RwSignal<Option<String>>,
     /// Set when the page asked for the simulated months; the validation month follows
     /// the training month (the worker takes one request at a time).
     defaults_requested: RwSignal<bool>,
@@ -67,6 +69,7 @@ impl AppState {
             runs: RwSignal::new(Vec::new()),
             runs_loaded: RwSignal::new(false),
             storage_warning: RwSignal::new(None),
+            bench_result: RwSignal::new(None),
             defaults_requested: RwSignal::new(false),
             bridge: StoredValue::new_local(None),
             store: StoredValue::new_local(None),
@@ -121,6 +124,16 @@ impl AppState {
         self.pending.set(Some(Pending::Load(slot)));
         self.progress.set(Some((format!("Sending the {} data to the worker", slot.label()), 0.0)));
         self.send(Request::Load { slot, sources });
+    }
+
+    /// Runs the benchmark in the worker on two files' bytes.
+    pub fn bench(&self, train: Vec<u8>, val: Vec<u8>, repeat: u32) {
+        if self.is_busy() {
+            return;
+        }
+        self.pending.set(Some(Pending::Bench));
+        self.progress.set(Some(("Benchmarking Chapter 1".to_string(), 0.0)));
+        self.send(Request::Bench { train, val, repeat });
     }
 
     /// Loads the simulated months into whichever slots are empty.
@@ -207,6 +220,18 @@ impl AppState {
                     let state = *self;
                     spawn_local(async move { state.log_results(&run_id, &report).await });
                 }
+            }
+            Response::Bench(report) => {
+                let json = serde_json::json!({
+                    "runner": "wasm (release, Web Worker, headless Chromium)",
+                    "seconds": report.seconds,
+                    "median_seconds": report.median_seconds,
+                    "val_rmse": report.val_rmse,
+                    "worker_memory_bytes": report.memory_bytes,
+                    "navigation_to_interactive_ms": crate::interactive_at_ms(),
+                });
+                self.bench_result.set(Some(json.to_string()));
+                self.finish();
             }
             Response::Failed { message } => {
                 if let Some(Pending::Train { run_id }) = self.pending.get_untracked() {

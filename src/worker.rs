@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
-use mlops_core::protocol::{dataset_view, load_sources, stage_label, Request, Response, Slot};
+use mlops_core::protocol::{dataset_view, load_sources, run_bench, stage_label, Request, Response, Slot};
+use wasm_bindgen::JsCast;
 use mlops_core::training::train_and_evaluate;
 
 pub struct TrainerWorker {
@@ -16,6 +17,14 @@ pub struct TrainerWorker {
 
 fn now_seconds() -> f64 {
     js_sys::Date::now() / 1000.0
+}
+
+/// The worker's wasm linear memory, as the benchmark reports it.
+fn wasm_memory_bytes() -> u64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().map(|b| b.byte_length() as u64).unwrap_or(0))
+        .unwrap_or(0)
 }
 
 impl Worker for TrainerWorker {
@@ -42,6 +51,13 @@ impl Worker for TrainerWorker {
                     Err(message) => Response::Failed { message },
                 }
             }
+            Request::Bench { train, val, repeat } => match run_bench(&train, &val, repeat, &now_seconds) {
+                Ok(mut report) => {
+                    report.memory_bytes = wasm_memory_bytes();
+                    Response::Bench(report)
+                }
+                Err(message) => Response::Failed { message },
+            },
             Request::Train { spec } => match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {
                 (Some(train), Some(val)) => {
                     // Progress messages are throttled: posting thousands would flood the page.

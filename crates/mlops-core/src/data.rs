@@ -19,6 +19,7 @@ use arrow_schema::{DataType, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::ParquetMetaData;
 use serde::{Deserialize, Serialize};
 
 /// The logical columns the course uses. Each maps to one or more physical names.
@@ -278,7 +279,9 @@ pub fn read_file_info(bytes: Bytes) -> Result<FileInfo, DataError> {
 
 /// Decodes the requested fields of a trip file. Only those columns are decompressed.
 pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError> {
+    let len = bytes.len();
     let builder = open(bytes)?;
+    check_column_ranges(builder.metadata())?;
     let schema = builder.schema().clone();
     let found: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
 
@@ -313,11 +316,12 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
         .build()
         .map_err(|e| DataError::Corrupt(e.to_string()))?;
 
+    let capacity = total_rows.min(MAX_PREALLOCATED_ROWS);
     let mut table = TripTable {
         n_rows: 0,
         columns: picked
             .iter()
-            .map(|(field, _, _)| (*field, empty_column(*field, total_rows)))
+            .map(|(field, _, _)| (*field, empty_column(*field, capacity)))
             .collect(),
         source_names: picked.iter().map(|(f, _, n)| (*f, n.clone())).collect(),
     };
@@ -326,7 +330,7 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
         let batch = batch.map_err(|e| {
             let text = e.to_string();
             if text.contains("EOF") || text.contains("out of range") {
-                DataError::Truncated { bytes: 0 }
+                DataError::Truncated { bytes: len }
             } else {
                 DataError::Corrupt(text)
             }
@@ -356,6 +360,28 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
     }
     Ok(table)
 }
+
+/// parquet 60 asserts (panics, which aborts in wasm) when a column chunk's offset or size
+/// in the footer is negative (apache/arrow-rs#6255), so a damaged footer is refused here.
+fn check_column_ranges(metadata: &ParquetMetaData) -> Result<(), DataError> {
+    for column in metadata.row_groups().iter().flat_map(|rg| rg.columns()) {
+        let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
+        if start < 0 || column.compressed_size() < 0 {
+            return Err(DataError::Corrupt(format!(
+                "the footer places column `{}` at a negative position ({start}, {} bytes)",
+                column.column_path().string(),
+                column.compressed_size()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The footer's row count is only a hint for pre-allocation: a damaged footer can claim
+/// billions of rows in a 5 kB file, and allocating for them aborts the process (natively
+/// and in wasm alike, where no panic can be caught). Real months stay well below this; the
+/// vectors grow as usual past it.
+const MAX_PREALLOCATED_ROWS: usize = 1 << 20;
 
 fn empty_column(field: Field, capacity: usize) -> ColumnData {
     match field.kind() {

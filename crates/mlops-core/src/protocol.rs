@@ -51,6 +51,8 @@ pub enum Request {
     Load { slot: Slot, sources: Vec<Source> },
     /// Train on the train slot, evaluate on the validation slot.
     Train { spec: TrainSpec },
+    /// The benchmark: the whole pipeline from bytes, `repeat` times (see `bench/`).
+    Bench { train: Vec<u8>, val: Vec<u8>, repeat: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +60,45 @@ pub enum Response {
     Progress { stage: String, fraction: f64 },
     Loaded(Box<DatasetView>),
     Trained(Box<TrainReport>),
+    Bench(BenchReport),
     Failed { message: String },
+}
+
+/// Timings of [`Request::Bench`], measured inside the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub seconds: Vec<f64>,
+    pub median_seconds: f64,
+    pub val_rmse: f64,
+    /// Size of the worker's wasm memory after the runs.
+    pub memory_bytes: u64,
+}
+
+/// Runs the Chapter 1 pipeline from bytes `repeat` times with the caller's clock.
+pub fn run_bench(train: &[u8], val: &[u8], repeat: u32, now_seconds: &dyn Fn() -> f64) -> Result<BenchReport, String> {
+    use crate::features::TRAINING_FIELDS;
+    use crate::models::{ModelKind, ModelParams};
+    use crate::training::train_and_evaluate;
+    let spec = TrainSpec {
+        params: ModelParams::new(ModelKind::LinearRegression),
+        feature_set: crate::features::FeatureSet::PuDo,
+        filter: DurationFilter::default(),
+    };
+    let mut seconds = Vec::new();
+    let mut val_rmse = f64::NAN;
+    for _ in 0..repeat.max(1) {
+        let start = now_seconds();
+        let train_table = load_trips(Bytes::from(train.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        let val_table = load_trips(Bytes::from(val.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        let report = train_and_evaluate(&spec, &train_table, &val_table, now_seconds, &mut |_, _| {})
+            .map_err(|e| e.to_string())?;
+        val_rmse = report.val.rmse;
+        seconds.push(now_seconds() - start);
+    }
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median_seconds = sorted[sorted.len() / 2];
+    Ok(BenchReport { seconds, median_seconds, val_rmse, memory_bytes: 0 })
 }
 
 /// What the page shows about a loaded dataset.

@@ -1,0 +1,57 @@
+//! The wasm half of the Chapter 1 benchmark: serves the release `dist/` and the data on
+//! loopback, opens `#/bench` in headless Chromium and prints the JSON the page reports.
+//!
+//! `cargo run --release --example bench_wasm -- DATA_DIR TRAIN_FILE VAL_FILE [REPEAT]`
+
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+#[cfg(not(target_arch = "wasm32"))]
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    use fantoccini::Locator;
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [data_dir, train, val, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: bench_wasm DATA_DIR TRAIN_FILE VAL_FILE [REPEAT]");
+        return std::process::ExitCode::from(2);
+    };
+    let repeat = rest.first().cloned().unwrap_or_else(|| "7".to_string());
+    let data_dir = PathBuf::from(data_dir).canonicalize().unwrap_or_else(|_| PathBuf::from(data_dir));
+    let site = support::start_site(Some(&data_dir)).await;
+    let client = support::browser(&site).await;
+    let url = format!("{}#/bench?train=../data/{train}&val=../data/{val}&repeat={repeat}", site.base);
+    if let Err(e) = client.goto(&url).await {
+        eprintln!("error: could not open {url}: {e}");
+        return std::process::ExitCode::from(1);
+    }
+    let start = Instant::now();
+    loop {
+        let read = |css: &'static str| {
+            let client = client.clone();
+            async move { client.find(Locator::Css(css)).await.ok()?.text().await.ok() }
+        };
+        if let Some(result) = read("[data-testid=bench-result]").await.filter(|t| !t.is_empty()) {
+            println!("{result}");
+            break;
+        }
+        if let Some(error) = read("[data-testid=bench-error]").await.filter(|t| !t.is_empty()) {
+            eprintln!("error: {error}");
+            return std::process::ExitCode::from(1);
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            eprintln!("error: no result after 10 minutes");
+            return std::process::ExitCode::from(1);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = client.close().await;
+    std::process::ExitCode::SUCCESS
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}

@@ -1,0 +1,142 @@
+//! End to end, as a learner: the release `dist/` served from a sub-path on loopback,
+//! driven in headless Chromium through WebDriver.
+//!
+//! Needs `dist/` (`./lab build`) and `/usr/bin/chromedriver`; `./lab test` provides both.
+//! Outside CI, a missing one skips the test with a message; in CI it fails.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use support::{browser, root, start_site, Site};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn shared_file(name: &str) -> Option<PathBuf> {
+    let path = root().join("../shared/data").join(name);
+    path.is_file().then(|| path.canonicalize().unwrap_or(path))
+}
+
+/// Returns false (after saying why) when a prerequisite is missing outside CI.
+fn prerequisites() -> bool {
+    let missing = if !root().join("dist/index.html").is_file() {
+        Some("dist/ is not built (run ./lab build)")
+    } else if !Path::new("/usr/bin/chromedriver").is_file() {
+        Some("/usr/bin/chromedriver is not installed (./lab install)")
+    } else {
+        None
+    };
+    match missing {
+        None => true,
+        Some(reason) if std::env::var_os("CI").is_some() => panic!("end-to-end test cannot run in CI: {reason}"),
+        Some(reason) => {
+            eprintln!("SKIPPED: {reason}");
+            false
+        }
+    }
+}
+
+async fn text_of(client: &Client, css: &str) -> Option<String> {
+    let element = client.find(Locator::Css(css)).await.ok()?;
+    element.text().await.ok()
+}
+
+/// Waits until the element's text satisfies `done`; panics with what was seen.
+async fn wait_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let seen = text_of(client, css).await;
+        if let Some(text) = &seen {
+            if done(text) {
+                return text.clone();
+            }
+        }
+        if let Some(error) = text_of(client, "[data-testid=error]").await {
+            panic!("the page shows an error while waiting for {css}: {error}");
+        }
+        assert!(start.elapsed() < TIMEOUT, "timed out waiting for {css}; last text: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn click_train_when_ready(client: &Client) {
+    let start = Instant::now();
+    loop {
+        let button = client.find(Locator::Css("[data-testid=train]")).await.expect("train button");
+        if button.is_enabled().await.unwrap_or(false) {
+            button.click().await.expect("click train");
+            return;
+        }
+        assert!(start.elapsed() < TIMEOUT, "the Train button never became enabled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The run list after a reload (IndexedDB, not memory).
+async fn runs_after_reload(client: &Client, site: &Site) -> Vec<String> {
+    client.goto(&format!("{}#/runs", site.base)).await.expect("runs page");
+    client.refresh().await.expect("reload");
+    wait_text(client, "[data-testid=runs-table]", |t| !t.is_empty()).await;
+    let cells = client.find_all(Locator::Css("[data-testid=run-val-rmse]")).await.expect("cells");
+    let mut values = Vec::new();
+    for cell in cells {
+        values.push(cell.text().await.unwrap_or_default());
+    }
+    values
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_trains_on_the_embedded_default_and_the_run_survives_a_reload() {
+    if !prerequisites() {
+        return;
+    }
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+    // A deep link straight into the chapter, under a sub-path.
+    client.goto(&format!("{}#/chapter-1", site.base)).await.expect("open chapter 1");
+    wait_text(&client, "[data-testid=label-training]", |t| t.contains("Simulated city")).await;
+    wait_text(&client, "[data-testid=label-validation]", |t| t.contains("Simulated city")).await;
+    assert!(text_of(&client, "[data-testid=simulated-badge]").await.is_some(), "simulated data is labelled");
+    click_train_when_ready(&client).await;
+    let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+    let value: f64 = rmse.parse().expect("a number");
+    assert!((2.0..20.0).contains(&value), "validation RMSE on the simulated city: {value}");
+    let runs = runs_after_reload(&client, &site).await;
+    assert!(runs.contains(&rmse), "the run with val RMSE {rmse} is listed after reload: {runs:?}");
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_trains_on_real_files_and_reads_the_course_number() {
+    if !prerequisites() {
+        return;
+    }
+    let (Some(jan), Some(feb)) =
+        (shared_file("green_tripdata_2021-01.parquet"), shared_file("green_tripdata_2021-02.parquet"))
+    else {
+        eprintln!("SKIPPED: ../shared/data is absent; the real-file browser path did not run");
+        return;
+    };
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+    client.goto(&format!("{}#/chapter-1", site.base)).await.expect("open chapter 1");
+    // Wait for the default months, then replace them with the real files.
+    wait_text(&client, "[data-testid=label-validation]", |t| !t.is_empty()).await;
+    let input = client.find(Locator::Css("[data-testid=file-training]")).await.expect("file input");
+    input.send_keys(&jan.display().to_string()).await.expect("pick jan");
+    wait_text(&client, "[data-testid=label-training]", |t| t == "green_tripdata_2021-01.parquet").await;
+    assert_eq!(text_of(&client, "[data-testid=rows-training]").await.as_deref(), Some("76518"));
+    let input = client.find(Locator::Css("[data-testid=file-validation]")).await.expect("file input");
+    input.send_keys(&feb.display().to_string()).await.expect("pick feb");
+    wait_text(&client, "[data-testid=label-validation]", |t| t == "green_tripdata_2021-02.parquet").await;
+    click_train_when_ready(&client).await;
+    let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+    assert_eq!(rmse, "7.7587", "scikit-learn's validation RMSE is 7.758715");
+    assert_eq!(text_of(&client, "[data-testid=n-features]").await.as_deref(), Some("13221"));
+    let runs = runs_after_reload(&client, &site).await;
+    assert!(runs.iter().any(|r| r == "7.7587"), "the real-data run is listed after reload: {runs:?}");
+    client.close().await.expect("close");
+}

@@ -1,0 +1,92 @@
+//! Serving `dist/` on loopback and opening headless Chromium on it, shared by the
+//! end-to-end tests and the wasm benchmark (`examples/bench_wasm.rs`).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use tokio::process::{Child, Command};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Site {
+    _server: Child,
+    _driver: Child,
+    _dir: PathBuf,
+    pub base: String,
+    driver_url: String,
+}
+
+/// Serves dist/ at http://127.0.0.1:PORT/course/ (a sub-path, as instructors host it).
+pub async fn start_site(data_dir: Option<&Path>) -> Site {
+    let dir = std::env::temp_dir().join(format!("mlops-lab-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let link = dir.join("course");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(root().join("dist"), &link).expect("symlink dist");
+    if let Some(data_dir) = data_dir {
+        let data_link = dir.join("data");
+        let _ = std::fs::remove_file(&data_link);
+        std::os::unix::fs::symlink(data_dir, &data_link).expect("symlink data");
+    }
+    let port = free_port();
+    let server = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 http.server");
+    let driver_port = free_port();
+    let driver = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver");
+    for _ in 0..100 {
+        let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+        if up(port) && up(driver_port) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Site {
+        _server: server,
+        _driver: driver,
+        _dir: dir,
+        base: format!("http://127.0.0.1:{port}/course/"),
+        driver_url: format!("http://127.0.0.1:{driver_port}"),
+    }
+}
+
+pub async fn browser(site: &Site) -> Client {
+    let profile = std::env::temp_dir().join(format!("mlops-lab-chromium-{}-{}", std::process::id(), free_port()));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_string(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&site.driver_url)
+        .await
+        .expect("a WebDriver session")
+}
+
