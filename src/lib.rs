@@ -54,7 +54,7 @@ fn install_panic_screen() {
 #[component]
 pub fn App() -> impl IntoView {
     let state = state::AppState::new();
-    provide_context(state.clone());
+    provide_context(state);
     let route = use_route();
     view! {
         <header class="top">

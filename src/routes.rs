@@ -87,6 +87,9 @@ mod tests {
         assert_eq!(Route::from_hash("#/chapter-9"), Route::NotFound);
         assert_eq!(Route::from_hash("#/<script>"), Route::NotFound);
         assert_eq!(Route::from_hash("#/bench?train=a&val=b"), Route::Bench);
-        assert_eq!(hash_query("#/bench?train=a.parquet&repeat=3"), vec![("train".into(), "a.parquet".into()), ("repeat".into(), "3".into())]);
+        assert_eq!(
+            hash_query("#/bench?train=a.parquet&repeat=3"),
+            vec![("train".into(), "a.parquet".into()), ("repeat".into(), "3".into())]
+        );
     }
 }

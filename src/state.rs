@@ -15,7 +15,9 @@ use mlops_core::training::{TrainReport, TrainSpec};
 
 use crate::components::data_panel::default_source;
 use crate::storage::AppStore;
-use crate::worker::TrainerWorker;
+use crate::worker::{TrainerWorker, CRASH_CHANNEL_PARAM};
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::JsCast;
 
 /// What the worker is busy with.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +49,14 @@ pub struct AppState {
 
 pub const EXPERIMENT: &str = "Default";
 
+/// One crash channel per page, so another tab's worker crash is not reported here.
+fn crash_channel_name() -> String {
+    thread_local! {
+        static NAME: String = format!("mlops-lab-worker-crash-{}", random_run_id());
+    }
+    NAME.with(Clone::clone)
+}
+
 fn now_millis() -> i64 {
     js_sys::Date::now() as i64
 }
@@ -74,11 +84,8 @@ impl AppState {
             bridge: StoredValue::new_local(None),
             store: StoredValue::new_local(None),
         };
-        let bridge = TrainerWorker::spawner()
-            .callback(move |response| state.on_response(response))
-            .as_module(false)
-            .spawn("./worker.js");
-        state.bridge.set_value(Some(bridge));
+        state.spawn_worker();
+        state.listen_for_worker_crashes();
         spawn_local(async move {
             let (store, warning) = AppStore::open().await;
             state.store.set_value(Some(Rc::new(store)));
@@ -86,6 +93,47 @@ impl AppState {
             state.refresh_runs().await;
         });
         state
+    }
+
+    fn spawn_worker(&self) {
+        let state = *self;
+        let url = format!("./worker.js?{CRASH_CHANNEL_PARAM}={}", crash_channel_name());
+        let bridge = TrainerWorker::spawner()
+            .callback(move |response| state.on_response(response))
+            .as_module(false)
+            .spawn(&url);
+        self.bridge.set_value(Some(bridge));
+    }
+
+    fn listen_for_worker_crashes(&self) {
+        let state = *self;
+        let Ok(channel) = web_sys::BroadcastChannel::new(&crash_channel_name()) else { return };
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                state.on_worker_crash(event.data().as_string().unwrap_or_default());
+            });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Both live as long as the page.
+        on_message.forget();
+        std::mem::forget(channel);
+    }
+
+    /// The worker died: its loaded months are gone. Say so, fail the open run, start anew.
+    fn on_worker_crash(&self, panic: String) {
+        let doing = match self.pending.get_untracked() {
+            Some(Pending::Load(slot)) => format!("decoding the {} data", slot.label()),
+            Some(Pending::Train { .. }) => "training".to_string(),
+            Some(Pending::Bench) => "benchmarking".to_string(),
+            None => "idle".to_string(),
+        };
+        self.on_response(Response::Failed {
+            message: format!(
+                "The background worker stopped while {doing} ({panic}). A damaged file can trigger this in the parquet decoder. Your runs are safe; a new worker has started — load the months again."
+            ),
+        });
+        self.train_data.set(None);
+        self.val_data.set(None);
+        self.spawn_worker();
     }
 
     pub fn use_context() -> Self {
@@ -155,7 +203,9 @@ impl AppState {
         self.error.set(None);
         self.pending.set(Some(Pending::Train { run_id: run_id.clone() }));
         self.progress.set(Some(("Opening a run".to_string(), 0.0)));
-        let describe = |slot: Signal<Option<Arc<DatasetView>>>| slot.with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default());
+        let describe = |slot: Signal<Option<Arc<DatasetView>>>| {
+            slot.with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default())
+        };
         let train_label = describe(self.train_data.into());
         let val_label = describe(self.val_data.into());
         spawn_local(async move {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
 use mlops_core::protocol::{dataset_view, load_sources, run_bench, stage_label, Request, Response, Slot};
-use wasm_bindgen::JsCast;
 use mlops_core::training::train_and_evaluate;
+use wasm_bindgen::JsCast;
 
 pub struct TrainerWorker {
     tables: HashMap<Slot, TripTable>,
@@ -17,6 +17,29 @@ pub struct TrainerWorker {
 
 fn now_seconds() -> f64 {
     js_sys::Date::now() / 1000.0
+}
+
+/// The query parameter of the worker's URL naming its page's crash channel.
+pub const CRASH_CHANNEL_PARAM: &str = "crash-channel";
+
+/// A panic aborts the worker's wasm and its bridge would wait forever. Before that, the
+/// hook tells the page through a `BroadcastChannel` (named per page, in the worker URL),
+/// so the page can say what happened and start a new worker.
+pub fn install_crash_report() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let search = js_sys::global()
+            .dyn_into::<web_sys::WorkerGlobalScope>()
+            .map(|scope| scope.location().search())
+            .unwrap_or_default();
+        let channel = search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(CRASH_CHANNEL_PARAM).and_then(|v| v.strip_prefix('=')));
+        if let Some(Ok(channel)) = channel.map(web_sys::BroadcastChannel::new) {
+            let _ = channel.post_message(&wasm_bindgen::JsValue::from_str(&info.to_string()));
+        }
+    }));
 }
 
 /// The worker's wasm linear memory, as the benchmark reports it.
@@ -41,7 +64,13 @@ impl Worker for TrainerWorker {
     fn received(&mut self, scope: &WorkerScope<Self>, msg: Self::Input, id: HandlerId) {
         let response = match msg {
             Request::Load { slot, sources } => {
-                scope.respond(id, Response::Progress { stage: format!("Decoding the {} data", slot.label()), fraction: 0.0 });
+                scope.respond(
+                    id,
+                    Response::Progress {
+                        stage: format!("Decoding the {} data", slot.label()),
+                        fraction: 0.0,
+                    },
+                );
                 match load_sources(&sources) {
                     Ok((table, files)) => {
                         let view = dataset_view(slot, &sources, &table, files);
@@ -58,24 +87,31 @@ impl Worker for TrainerWorker {
                 }
                 Err(message) => Response::Failed { message },
             },
-            Request::Train { spec } => match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {
-                (Some(train), Some(val)) => {
-                    // Progress messages are throttled: posting thousands would flood the page.
-                    let mut last_sent = 0.0;
-                    let mut progress = |stage, fraction: f64| {
-                        let now = now_seconds();
-                        if now - last_sent > 0.05 || fraction == 0.0 {
-                            last_sent = now;
-                            scope.respond(id, Response::Progress { stage: stage_label(stage).to_string(), fraction });
+            Request::Train { spec } => {
+                match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {
+                    (Some(train), Some(val)) => {
+                        // Progress messages are throttled: posting thousands would flood the page.
+                        let mut last_sent = 0.0;
+                        let mut progress = |stage, fraction: f64| {
+                            let now = now_seconds();
+                            if now - last_sent > 0.05 || fraction == 0.0 {
+                                last_sent = now;
+                                scope.respond(
+                                    id,
+                                    Response::Progress { stage: stage_label(stage).to_string(), fraction },
+                                );
+                            }
+                        };
+                        match train_and_evaluate(&spec, train, val, &now_seconds, &mut progress) {
+                            Ok(report) => Response::Trained(Box::new(report)),
+                            Err(e) => Response::Failed { message: e.to_string() },
                         }
-                    };
-                    match train_and_evaluate(&spec, train, val, &now_seconds, &mut progress) {
-                        Ok(report) => Response::Trained(Box::new(report)),
-                        Err(e) => Response::Failed { message: e.to_string() },
                     }
+                    _ => Response::Failed {
+                        message: "load both a training and a validation month first".to_string(),
+                    },
                 }
-                _ => Response::Failed { message: "load both a training and a validation month first".to_string() },
-            },
+            }
         };
         scope.respond(id, response);
     }

@@ -31,7 +31,9 @@ fn prerequisites() -> bool {
     };
     match missing {
         None => true,
-        Some(reason) if std::env::var_os("CI").is_some() => panic!("end-to-end test cannot run in CI: {reason}"),
+        Some(reason) if std::env::var_os("CI").is_some() => {
+            panic!("end-to-end test cannot run in CI: {reason}")
+        }
         Some(reason) => {
             eprintln!("SKIPPED: {reason}");
             false

@@ -25,7 +25,12 @@ async fn runs_survive_reopening_the_database() {
     IdbStore::delete_database(name).await.expect("delete");
     {
         let store = IdbStore::open(name).await.expect("open");
-        let run = NewRun { run_id: "r1".into(), experiment: "Default".into(), run_name: "first".into(), start_time: 1 };
+        let run = NewRun {
+            run_id: "r1".into(),
+            experiment: "Default".into(),
+            run_name: "first".into(),
+            start_time: 1,
+        };
         store.create_run(run).await.expect("create");
         store.log_artifact("r1", "model.json", "{\"intercept\": 1.5}").await.expect("artifact");
     }

@@ -9,7 +9,11 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let data = manifest.join("../../../shared/data");
     println!("cargo::rerun-if-changed={}", data.display());
-    let needed = ["green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet", "green_tripdata_2023-02.parquet"];
+    let needed = [
+        "green_tripdata_2021-01.parquet",
+        "green_tripdata_2021-02.parquet",
+        "green_tripdata_2023-02.parquet",
+    ];
     if needed.iter().all(|f| data.join(f).is_file()) {
         if let Ok(path) = data.canonicalize() {
             println!("cargo::rustc-cfg=shared_data");

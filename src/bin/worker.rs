@@ -2,6 +2,6 @@
 use gloo_worker::Registrable;
 
 fn main() {
-    console_error_panic_hook::set_once();
+    mlops_lab::worker::install_crash_report();
     mlops_lab::worker::TrainerWorker::registrar().register();
 }

@@ -29,8 +29,13 @@ pub fn histogram_svg(x_label: &str, series: &[Series<'_>], marks: &[(f64, &str)]
         let Some(first) = series.first() else { return Ok(String::new()) };
         let (lower, upper) = (first.histogram.lower, first.histogram.upper);
         let height = |s: &Series<'_>, c: usize| {
-            let total: usize = s.histogram.counts.iter().sum::<usize>() + s.histogram.below + s.histogram.above;
-            if s.normalise { c as f64 / total.max(1) as f64 } else { c as f64 }
+            let total: usize =
+                s.histogram.counts.iter().sum::<usize>() + s.histogram.below + s.histogram.above;
+            if s.normalise {
+                c as f64 / total.max(1) as f64
+            } else {
+                c as f64
+            }
         };
         let top = series
             .iter()
@@ -82,10 +87,17 @@ pub fn histogram_svg(x_label: &str, series: &[Series<'_>], marks: &[(f64, &str)]
 
 /// An SVG document as an image.
 #[component]
-pub fn SvgImage(svg: Result<String, String>, #[prop(into)] alt: String, #[prop(into)] testid: String) -> impl IntoView {
+pub fn SvgImage(
+    svg: Result<String, String>,
+    #[prop(into)] alt: String,
+    #[prop(into)] testid: String,
+) -> impl IntoView {
     match svg {
         Ok(svg) => {
-            let src = format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg));
+            let src = format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(svg)
+            );
             view! { <img class="chart" src=src alt=alt data-testid=testid/> }.into_any()
         }
         Err(e) => view! { <p class="error">"The chart could not be drawn: " {e}</p> }.into_any(),

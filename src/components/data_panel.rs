@@ -27,12 +27,15 @@ async fn file_bytes(file: web_sys::File) -> Result<Source, String> {
 }
 
 async fn url_bytes(url: String) -> Result<Source, String> {
-    let response = gloo_net::http::Request::get(&url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: could not download ({e}); the server must allow this page to read it (CORS)"))?;
+    let response = gloo_net::http::Request::get(&url).send().await.map_err(|e| {
+        format!("{url}: could not download ({e}); the server must allow this page to read it (CORS)")
+    })?;
     if !response.ok() {
-        return Err(format!("{url}: the server answered HTTP {} {}", response.status(), response.status_text()));
+        return Err(format!(
+            "{url}: the server answered HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
     }
     let bytes = response.binary().await.map_err(|e| format!("{url}: download failed: {e}"))?;
     let name = url.rsplit('/').next().unwrap_or(&url).to_string();
@@ -167,7 +170,12 @@ fn DatasetSummary(view: Arc<DatasetView>) -> impl IntoView {
     let id = view.slot.label();
     let chart = histogram_svg(
         "duration (minutes)",
-        &[Series { label: "all trips".into(), color: BLUE, histogram: &view.duration_histogram, normalise: false }],
+        &[Series {
+            label: "all trips".into(),
+            color: BLUE,
+            histogram: &view.duration_histogram,
+            normalise: false,
+        }],
         &[(1.0, "filter: 1 min"), (60.0, "filter: 60 min")],
     );
     let outside = format!("{:.1}%", view.share_outside_filter * 100.0);

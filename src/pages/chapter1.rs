@@ -170,9 +170,12 @@ fn PredictForm(report: Arc<TrainReport>) -> impl IntoView {
     let model = report.model.clone();
     let vectorizer = StoredValue::new(model.vectorizer());
     let answer = Memo::new(move |_| -> Result<String, String> {
-        let pu: i64 = pu.get().trim().parse().map_err(|_| "the pick-up zone must be a whole number".to_string())?;
-        let dol: i64 = dol.get().trim().parse().map_err(|_| "the drop-off zone must be a whole number".to_string())?;
-        let km: f64 = distance.get().trim().parse().map_err(|_| "the distance must be a number".to_string())?;
+        let pu: i64 =
+            pu.get().trim().parse().map_err(|_| "the pick-up zone must be a whole number".to_string())?;
+        let dol: i64 =
+            dol.get().trim().parse().map_err(|_| "the drop-off zone must be a whole number".to_string())?;
+        let km: f64 =
+            distance.get().trim().parse().map_err(|_| "the distance must be a number".to_string())?;
         if !(0.0..=500.0).contains(&km) {
             return Err("the distance must be between 0 and 500 miles".to_string());
         }

@@ -7,7 +7,8 @@
 //! version, and IndexedDB's own upgrade runs them in order.
 
 use mlops_core::tracking::{
-    add_artifact_name, apply_batch, sort_newest_first, terminate, NewRun, Run, RunStatus, StoreError, TrackingStore,
+    add_artifact_name, apply_batch, sort_newest_first, terminate, NewRun, Run, RunStatus, StoreError,
+    TrackingStore,
 };
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
@@ -59,7 +60,11 @@ impl IdbStore {
     }
 
     /// Reads a run, applies `change`, writes it back — all in one transaction.
-    async fn update(&self, run_id: &str, change: impl FnOnce(&mut Run) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut Run) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(backend)?;
         let store = tx.store(RUNS).map_err(backend)?;
         let key = JsValue::from_str(run_id);
@@ -136,7 +141,10 @@ impl TrackingStore for IdbStore {
         }
         runs.put(&encode_run(&run)?, Some(&key)).await.map_err(backend)?;
         let artifacts = tx.store(ARTIFACTS).map_err(backend)?;
-        artifacts.put(&JsValue::from_str(contents), Some(&artifact_key(run_id, name))).await.map_err(backend)?;
+        artifacts
+            .put(&JsValue::from_str(contents), Some(&artifact_key(run_id, name)))
+            .await
+            .map_err(backend)?;
         tx.done().await.map_err(backend)?;
         Ok(())
     }

@@ -72,7 +72,8 @@ pub async fn start_site(data_dir: Option<&Path>) -> Site {
 }
 
 pub async fn browser(site: &Site) -> Client {
-    let profile = std::env::temp_dir().join(format!("mlops-lab-chromium-{}-{}", std::process::id(), free_port()));
+    let profile =
+        std::env::temp_dir().join(format!("mlops-lab-chromium-{}-{}", std::process::id(), free_port()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_string(),
@@ -89,4 +90,3 @@ pub async fn browser(site: &Site) -> Client {
         .await
         .expect("a WebDriver session")
 }
-

@@ -15,7 +15,9 @@ fn read(name: &str) -> Option<bytes::Bytes> {
 }
 
 fn chapter1(c: &mut Criterion) {
-    let (Some(jan), Some(feb)) = (read("green_tripdata_2021-01.parquet"), read("green_tripdata_2021-02.parquet")) else {
+    let (Some(jan), Some(feb)) =
+        (read("green_tripdata_2021-01.parquet"), read("green_tripdata_2021-02.parquet"))
+    else {
         eprintln!("SKIPPED: ../shared/data is not available");
         return;
     };

@@ -31,9 +31,8 @@ fn main() -> ExitCode {
     let mut rmse = f64::NAN;
     for _ in 0..repeat {
         let start = Instant::now();
-        let result = load_trips(train_bytes.clone().into(), &TRAINING_FIELDS).and_then(|train| {
-            load_trips(val_bytes.clone().into(), &TRAINING_FIELDS).map(|val| (train, val))
-        });
+        let result = load_trips(train_bytes.clone().into(), &TRAINING_FIELDS)
+            .and_then(|train| load_trips(val_bytes.clone().into(), &TRAINING_FIELDS).map(|val| (train, val)));
         let (train, val) = match result {
             Ok(tables) => tables,
             Err(e) => {

@@ -40,7 +40,8 @@ fn parse_args() -> Result<Args, String> {
             "--val" => val = Some(value()?),
             "--model" => {
                 let text = value()?;
-                model = Some(ModelKind::parse(&text).ok_or_else(|| format!("unknown model `{text}`\n{USAGE}"))?);
+                model =
+                    Some(ModelKind::parse(&text).ok_or_else(|| format!("unknown model `{text}`\n{USAGE}"))?);
             }
             "--alpha" => {
                 let text = value()?;

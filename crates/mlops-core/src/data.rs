@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
@@ -150,9 +150,7 @@ impl ColumnData {
 
     pub fn null_count(&self) -> usize {
         match self {
-            ColumnData::Timestamp(v) | ColumnData::Integer(v) => {
-                v.iter().filter(|x| x.is_none()).count()
-            }
+            ColumnData::Timestamp(v) | ColumnData::Integer(v) => v.iter().filter(|x| x.is_none()).count(),
             ColumnData::Float(v) => v.iter().filter(|x| x.is_none()).count(),
         }
     }
@@ -319,10 +317,7 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
     let capacity = total_rows.min(MAX_PREALLOCATED_ROWS);
     let mut table = TripTable {
         n_rows: 0,
-        columns: picked
-            .iter()
-            .map(|(field, _, _)| (*field, empty_column(*field, capacity)))
-            .collect(),
+        columns: picked.iter().map(|(field, _, _)| (*field, empty_column(*field, capacity))).collect(),
         source_names: picked.iter().map(|(f, _, n)| (*f, n.clone())).collect(),
     };
 
@@ -467,11 +462,9 @@ fn timestamp_micros(array: &ArrayRef) -> Option<Vec<Option<i64>>> {
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             array.as_primitive::<TimestampMicrosecondType>().iter().collect()
         }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => array
-            .as_primitive::<TimestampNanosecondType>()
-            .iter()
-            .map(|v| v.map(|x| x / 1_000))
-            .collect(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            array.as_primitive::<TimestampNanosecondType>().iter().map(|v| v.map(|x| x / 1_000)).collect()
+        }
         DataType::Null => vec![None; array.len()],
         _ => return None,
     })

@@ -13,10 +13,9 @@ use crate::data::{Field, TripTable};
 
 /// Minutes between pickup and dropoff; `None` where either timestamp is missing.
 pub fn duration_minutes(table: &TripTable) -> Vec<Option<f64>> {
-    let (Some(pickup), Some(dropoff)) = (
-        table.timestamps(Field::PickupDatetime),
-        table.timestamps(Field::DropoffDatetime),
-    ) else {
+    let (Some(pickup), Some(dropoff)) =
+        (table.timestamps(Field::PickupDatetime), table.timestamps(Field::DropoffDatetime))
+    else {
         return vec![None; table.n_rows];
     };
     pickup
@@ -165,7 +164,12 @@ pub enum FeatureValue {
 }
 
 /// The feature dict of one ride, as the course builds it with `to_dict(orient="records")`.
-pub fn ride_features(set: FeatureSet, pu: i64, dol: i64, trip_distance: f64) -> Vec<(&'static str, FeatureValue)> {
+pub fn ride_features(
+    set: FeatureSet,
+    pu: i64,
+    dol: i64,
+    trip_distance: f64,
+) -> Vec<(&'static str, FeatureValue)> {
     match set {
         FeatureSet::PuDo => vec![
             ("PU_DO", FeatureValue::Text(format!("{pu}_{dol}"))),
@@ -285,10 +289,8 @@ mod tests {
 
     #[test]
     fn vectorizer_sorts_names_and_ignores_unseen_categories() {
-        let train = [
-            ride_features(FeatureSet::PuDo, 130, 205, 2.5),
-            ride_features(FeatureSet::PuDo, 7, 7, 0.0),
-        ];
+        let train =
+            [ride_features(FeatureSet::PuDo, 130, 205, 2.5), ride_features(FeatureSet::PuDo, 7, 7, 0.0)];
         let vectorizer = DictVectorizer::fit(train.iter().map(Vec::as_slice));
         assert_eq!(vectorizer.feature_names, vec!["PU_DO=130_205", "PU_DO=7_7", "trip_distance"]);
         let matrix = vectorizer.transform(train.iter().map(Vec::as_slice));

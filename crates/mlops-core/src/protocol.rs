@@ -75,7 +75,12 @@ pub struct BenchReport {
 }
 
 /// Runs the Chapter 1 pipeline from bytes `repeat` times with the caller's clock.
-pub fn run_bench(train: &[u8], val: &[u8], repeat: u32, now_seconds: &dyn Fn() -> f64) -> Result<BenchReport, String> {
+pub fn run_bench(
+    train: &[u8],
+    val: &[u8],
+    repeat: u32,
+    now_seconds: &dyn Fn() -> f64,
+) -> Result<BenchReport, String> {
     use crate::features::TRAINING_FIELDS;
     use crate::models::{ModelKind, ModelParams};
     use crate::training::train_and_evaluate;
@@ -88,7 +93,8 @@ pub fn run_bench(train: &[u8], val: &[u8], repeat: u32, now_seconds: &dyn Fn() -
     let mut val_rmse = f64::NAN;
     for _ in 0..repeat.max(1) {
         let start = now_seconds();
-        let train_table = load_trips(Bytes::from(train.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        let train_table =
+            load_trips(Bytes::from(train.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
         let val_table = load_trips(Bytes::from(val.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
         let report = train_and_evaluate(&spec, &train_table, &val_table, now_seconds, &mut |_, _| {})
             .map_err(|e| e.to_string())?;
@@ -150,7 +156,12 @@ pub fn load_sources(sources: &[Source]) -> Result<(TripTable, Vec<(String, FileI
 }
 
 /// The view of a loaded table.
-pub fn dataset_view(slot: Slot, sources: &[Source], table: &TripTable, files: Vec<(String, FileInfo)>) -> DatasetView {
+pub fn dataset_view(
+    slot: Slot,
+    sources: &[Source],
+    table: &TripTable,
+    files: Vec<(String, FileInfo)>,
+) -> DatasetView {
     let durations: Vec<f64> = duration_minutes(table).into_iter().flatten().collect();
     let filter = DurationFilter::default();
     let outside = durations.iter().filter(|d| !filter.keeps(**d)).count();
@@ -165,7 +176,11 @@ pub fn dataset_view(slot: Slot, sources: &[Source], table: &TripTable, files: Ve
         head_columns,
         head_rows,
         duration_histogram: Histogram::new(durations.iter().copied(), -10.0, 90.0, 50),
-        share_outside_filter: if durations.is_empty() { 0.0 } else { outside as f64 / durations.len() as f64 },
+        share_outside_filter: if durations.is_empty() {
+            0.0
+        } else {
+            outside as f64 / durations.len() as f64
+        },
     }
 }
 
@@ -186,8 +201,11 @@ pub struct CatalogEntry {
 impl Catalog {
     /// Parses and checks a catalog; a broken one is reported, not half-used.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let catalog: Catalog = serde_json::from_str(text).map_err(|e| format!("data/catalog.json is not valid: {e}"))?;
-        if let Some(entry) = catalog.files.iter().find(|e| e.path.trim().is_empty() || e.label.trim().is_empty()) {
+        let catalog: Catalog =
+            serde_json::from_str(text).map_err(|e| format!("data/catalog.json is not valid: {e}"))?;
+        if let Some(entry) =
+            catalog.files.iter().find(|e| e.path.trim().is_empty() || e.label.trim().is_empty())
+        {
             return Err(format!("data/catalog.json has an entry without a label or path: {entry:?}"));
         }
         Ok(catalog)
@@ -209,8 +227,10 @@ mod tests {
 
     #[test]
     fn catalog_parses_and_rejects_broken_files() {
-        let ok = Catalog::parse(r#"{"files":[{"label":"Green · Jan 2021","path":"green_tripdata_2021-01.parquet"}]}"#)
-            .expect("valid");
+        let ok = Catalog::parse(
+            r#"{"files":[{"label":"Green · Jan 2021","path":"green_tripdata_2021-01.parquet"}]}"#,
+        )
+        .expect("valid");
         assert_eq!(Catalog::url_of(&ok.files[0]), "data/green_tripdata_2021-01.parquet");
         assert!(Catalog::parse("not json").is_err());
         assert!(Catalog::parse(r#"{"files":[{"label":"","path":"x"}]}"#).is_err());

@@ -130,9 +130,11 @@ const SPEED_BY_HOUR: [f64; 24] = [
 /// learn and separate `PU` and `DO` one-hots cannot.
 const PAIR_SIGMA: f64 = 0.3;
 /// Cumulative rates of the real file's quirks (false start, hours-long, ~23 h, zero
-/// distance, absurd distance), measured separately on street hails and dispatched rows.
-const STREET_QUIRKS: [f64; 5] = [0.035, 0.0367, 0.0402, 0.0702, 0.0703];
-const DISPATCHED_QUIRKS: [f64; 5] = [0.0006, 0.0007, 0.0008, 0.0153, 0.0170];
+/// distance), measured separately on street hails and dispatched rows.
+const STREET_QUIRKS: [f64; 4] = [0.035, 0.0367, 0.0402, 0.0702];
+const DISPATCHED_QUIRKS: [f64; 4] = [0.0006, 0.0007, 0.0008, 0.0153];
+/// Share of odometer glitches over 1,000 miles (53 of the real January's 76,518 rows).
+const GLITCH_SHARE: f64 = 0.0007;
 /// Passenger counts of the real January's street hails (0 to 6; two rows of 8 left out).
 const STREET_PASSENGERS: [(f64, f64); 7] =
     [(0.0036, 0.0), (0.9006, 1.0), (0.0586, 2.0), (0.008, 3.0), (0.0038, 4.0), (0.0176, 5.0), (1.0, 6.0)];
@@ -308,8 +310,6 @@ fn draw_trip(city: &City, speed_factor: f64, pickup: i64, dispatched: bool, rng:
         minutes = 1_380.0 + 59.0 * rng.gen::<f64>(); // closed the next day
     } else if quirk < rates[3] {
         distance = 0.0; // the odometer did not report
-    } else if quirk < rates[4] {
-        distance = cents(100.0 * 2_500f64.powf(rng.gen::<f64>())); // 100 to 250,000 miles
     }
     // Dispatched rows carry minute-rounded times, as in the real file.
     let seconds = if dispatched { minutes.round() * 60.0 } else { (minutes * 60.0).round() };
@@ -407,6 +407,16 @@ pub fn simulate_month_parquet(params: &CityParams) -> Result<Vec<u8>, SimulateEr
         for pickup in draw_pickups(params, count, is_dispatched, &mut rng) {
             trips.push(draw_trip(&city, params.speed_factor, pickup, is_dispatched, &mut rng));
         }
+    }
+    // Odometer glitches: an exact share of rows, sized along a fixed spread from 1,000 to
+    // 250,000 miles, so every month (however small) has comparable ones. Drawn per row, a
+    // 3,000-trip January could have none and its February a 200,000-mile trip, and a linear
+    // model's distance coefficient, never pulled down in training, would blow up on it.
+    let glitches = (params.trips as f64 * GLITCH_SHARE).round() as usize;
+    for (k, row) in rand::seq::index::sample(&mut rng, trips.len(), glitches).into_iter().enumerate() {
+        let spread = (0.5 + k as f64 * 0.618_034).fract(); // golden-ratio steps cover 0..1 evenly
+        trips[row].trip_distance =
+            Some(cents(1_000.0 * 250f64.powf(spread) * (0.9 + 0.2 * rng.gen::<f64>())));
     }
     let mut columns = green_columns(&trips);
     columns.insert(14, ("ehail_fee", Arc::new(NullArray::new(trips.len()))));
@@ -580,30 +590,5 @@ mod tests {
         let mean = logs.iter().sum::<f64>() / logs.len() as f64;
         let sd = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64).sqrt();
         assert!(mean.abs() < 0.01 && (sd - PAIR_SIGMA).abs() < 0.01, "mean {mean}, sd {sd}");
-    }
-}
-#[cfg(test)]
-mod scratch2 {
-    #[test]
-    #[ignore]
-    fn doc_example() {
-        use crate::{data, simulate, training};
-        use crate::features::{DurationFilter, FeatureSet, TRAINING_FIELDS};
-        use crate::models::{ModelKind, ModelParams};
-        for trips in [3_000usize, 10_000, 30_000] {
-            for seed in [42u64, 1, 2] {
-                let jan = simulate::simulate_month_parquet(&simulate::CityParams { trips, seed, ..Default::default() }).unwrap();
-                let feb = simulate::simulate_month_parquet(&simulate::CityParams { trips, seed, month: 2, ..Default::default() }).unwrap();
-                let train = data::load_trips(jan.into(), &TRAINING_FIELDS).unwrap();
-                let val = data::load_trips(feb.into(), &TRAINING_FIELDS).unwrap();
-                let tmax = train.floats(crate::data::Field::TripDistance).unwrap().iter().flatten().fold(0.0f64, |a, &b| a.max(b));
-                let vmax = val.floats(crate::data::Field::TripDistance).unwrap().iter().flatten().fold(0.0f64, |a, &b| a.max(b));
-                for fs in [FeatureSet::PuDo, FeatureSet::PuAndDo] {
-                    let spec = training::TrainSpec { params: ModelParams::new(ModelKind::LinearRegression), feature_set: fs, filter: DurationFilter::default() };
-                    let report = training::train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut |_, _| {}).unwrap();
-                    println!("trips {trips} seed {seed} {fs:?} train {:.2} val {:.2} (max dist train {tmax} val {vmax}) coef dist?", report.train.rmse, report.val.rmse);
-                }
-            }
-        }
     }
 }

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::TripTable;
-use crate::features::{prepare_trips, trip_dicts, DictVectorizer, DurationFilter, FeatureError, FeatureSet, PreparedTrips};
+use crate::features::{
+    prepare_trips, trip_dicts, DictVectorizer, DurationFilter, FeatureError, FeatureSet, PreparedTrips,
+};
 use crate::metrics::{regression_metrics, RegressionMetrics};
 use crate::models::{fit, FitError, LinearModel, ModelParams, ParamError};
 

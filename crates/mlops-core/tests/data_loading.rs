@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use arrow_array::{
     ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-    TimestampSecondArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{Field as ArrowField, Schema};
 use bytes::Bytes;
@@ -40,14 +39,9 @@ fn parquet_bytes(columns: Vec<(&str, ArrayRef)>, compression: Compression) -> By
             .map(|(name, array)| ArrowField::new(*name, array.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .expect("columns make a valid batch");
-    let props = WriterProperties::builder()
-        .set_compression(compression)
-        .build();
+    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
+        .expect("columns make a valid batch");
+    let props = WriterProperties::builder().set_compression(compression).build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).expect("writer opens");
     writer.write(&batch).expect("batch is written");
@@ -61,77 +55,28 @@ const JAN_FIRST_PICKUP_US: i64 = 1_609_460_156_000_000;
 /// The eight course columns under the green names, `n_rows` plausible trips, a few nulls.
 fn green_columns(n_rows: usize) -> Vec<(&'static str, ArrayRef)> {
     let rows = 0..n_rows as i64;
-    let pickup: Vec<i64> = rows
-        .clone()
-        .map(|i| JAN_FIRST_PICKUP_US + i * 60_000_000)
-        .collect();
-    let dropoff: Vec<i64> = pickup
-        .iter()
-        .zip(rows.clone())
-        .map(|(p, i)| p + (5 + i % 30) * 60_000_000)
-        .collect();
+    let pickup: Vec<i64> = rows.clone().map(|i| JAN_FIRST_PICKUP_US + i * 60_000_000).collect();
+    let dropoff: Vec<i64> =
+        pickup.iter().zip(rows.clone()).map(|(p, i)| p + (5 + i % 30) * 60_000_000).collect();
     vec![
-        (
-            "VendorID",
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| 1 + i % 2),
-            )) as ArrayRef,
-        ),
-        (
-            "lpep_pickup_datetime",
-            Arc::new(TimestampMicrosecondArray::from(pickup)),
-        ),
-        (
-            "lpep_dropoff_datetime",
-            Arc::new(TimestampMicrosecondArray::from(dropoff)),
-        ),
+        ("VendorID", Arc::new(Int64Array::from_iter_values(rows.clone().map(|i| 1 + i % 2))) as ArrayRef),
+        ("lpep_pickup_datetime", Arc::new(TimestampMicrosecondArray::from(pickup))),
+        ("lpep_dropoff_datetime", Arc::new(TimestampMicrosecondArray::from(dropoff))),
         (
             "store_and_fwd_flag",
-            Arc::new(StringArray::from_iter_values(rows.clone().map(|i| {
-                if i % 9 == 0 {
-                    "Y"
-                } else {
-                    "N"
-                }
-            }))),
+            Arc::new(StringArray::from_iter_values(rows.clone().map(|i| if i % 9 == 0 { "Y" } else { "N" }))),
         ),
-        (
-            "PULocationID",
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| 1 + (i * 7) % 265),
-            )),
-        ),
-        (
-            "DOLocationID",
-            Arc::new(Int64Array::from_iter_values(
-                rows.clone().map(|i| 1 + (i * 13) % 265),
-            )),
-        ),
+        ("PULocationID", Arc::new(Int64Array::from_iter_values(rows.clone().map(|i| 1 + (i * 7) % 265)))),
+        ("DOLocationID", Arc::new(Int64Array::from_iter_values(rows.clone().map(|i| 1 + (i * 13) % 265)))),
         (
             "passenger_count",
             Arc::new(Float64Array::from_iter(
-                rows.clone()
-                    .map(|i| (i % 5 != 0).then_some((1 + i % 4) as f64)),
+                rows.clone().map(|i| (i % 5 != 0).then_some((1 + i % 4) as f64)),
             )),
         ),
-        (
-            "trip_distance",
-            Arc::new(Float64Array::from_iter_values(
-                rows.clone().map(|i| i as f64 * 0.37),
-            )),
-        ),
-        (
-            "fare_amount",
-            Arc::new(Float64Array::from_iter_values(
-                rows.clone().map(|i| 2.5 + i as f64 * 1.1),
-            )),
-        ),
-        (
-            "total_amount",
-            Arc::new(Float64Array::from_iter_values(
-                rows.map(|i| 3.8 + i as f64 * 1.3),
-            )),
-        ),
+        ("trip_distance", Arc::new(Float64Array::from_iter_values(rows.clone().map(|i| i as f64 * 0.37)))),
+        ("fare_amount", Arc::new(Float64Array::from_iter_values(rows.clone().map(|i| 2.5 + i as f64 * 1.1)))),
+        ("total_amount", Arc::new(Float64Array::from_iter_values(rows.map(|i| 3.8 + i as f64 * 1.3)))),
     ]
 }
 
@@ -143,13 +88,7 @@ fn green_file(n_rows: usize) -> Bytes {
 fn green_file_with(name: &str, replacement: Option<ArrayRef>) -> Bytes {
     let columns = green_columns(8)
         .into_iter()
-        .filter_map(|(n, a)| {
-            if n == name {
-                replacement.clone().map(|r| (n, r))
-            } else {
-                Some((n, a))
-            }
-        })
+        .filter_map(|(n, a)| if n == name { replacement.clone().map(|r| (n, r)) } else { Some((n, a)) })
         .collect();
     parquet_bytes(columns, Compression::UNCOMPRESSED)
 }
@@ -157,25 +96,13 @@ fn green_file_with(name: &str, replacement: Option<ArrayRef>) -> Bytes {
 /// A learner-facing message must be a sentence that names the problem, not decoder internals.
 fn assert_readable(error: &DataError, must_mention: &[&str]) {
     let message = error.to_string();
-    assert!(
-        message.len() >= 20,
-        "message too short to help: {message:?}"
-    );
-    assert!(
-        message.contains(' '),
-        "message is not a sentence: {message:?}"
-    );
+    assert!(message.len() >= 20, "message too short to help: {message:?}");
+    assert!(message.contains(' '), "message is not a sentence: {message:?}");
     for internal in ["Parquet error", "EOF:", "{", "Some(", "DataError"] {
-        assert!(
-            !message.contains(internal),
-            "message leaks `{internal}`: {message:?}"
-        );
+        assert!(!message.contains(internal), "message leaks `{internal}`: {message:?}");
     }
     for needle in must_mention {
-        assert!(
-            message.contains(needle),
-            "message {message:?} should mention {needle:?}"
-        );
+        assert!(message.contains(needle), "message {message:?} should mention {needle:?}");
     }
 }
 
@@ -339,20 +266,11 @@ fn every_real_month_reports_twenty_columns_and_its_codec() {
             );
         }
         let type_of = |name: &str| {
-            info.columns
-                .iter()
-                .find(|c| c.name == name)
-                .map(|c| c.data_type.clone())
-                .expect(name)
+            info.columns.iter().find(|c| c.name == name).map(|c| c.data_type.clone()).expect(name)
         };
         assert_eq!(type_of("PULocationID"), month.id_type, "{}", month.file);
         assert_eq!(type_of("DOLocationID"), month.id_type, "{}", month.file);
-        assert_eq!(
-            type_of("passenger_count"),
-            month.passenger_type,
-            "{}",
-            month.file
-        );
+        assert_eq!(type_of("passenger_count"), month.passenger_type, "{}", month.file);
         assert_eq!(type_of("trip_distance"), "Float64", "{}", month.file);
     }
 }
@@ -370,64 +288,29 @@ fn every_real_month_loads_all_fields_with_the_values_pyarrow_reads() {
         for field in Field::ALL {
             let column = table.column(field).expect("requested field is present");
             assert_eq!(column.len(), month.rows, "{file}: {field:?} length");
-            assert_eq!(
-                table.source_names[&field],
-                field.display_name(),
-                "{file}: green names"
-            );
+            assert_eq!(table.source_names[&field], field.display_name(), "{file}: green names");
         }
 
         // Both schema releases come out as the same logical kinds.
         let pickup = table.timestamps(Field::PickupDatetime).expect("timestamps");
         let pu = table.integers(Field::PuLocationId).expect("PU as integers");
         let dropoff_loc = table.integers(Field::DoLocationId).expect("DO as integers");
-        let distance = table
-            .floats(Field::TripDistance)
-            .expect("distance as floats");
-        let passengers = table
-            .floats(Field::PassengerCount)
-            .expect("passenger_count as floats");
+        let distance = table.floats(Field::TripDistance).expect("distance as floats");
+        let passengers = table.floats(Field::PassengerCount).expect("passenger_count as floats");
 
-        assert_eq!(
-            pickup[0],
-            Some(month.first_pickup_us),
-            "{file}: first pickup"
-        );
+        assert_eq!(pickup[0], Some(month.first_pickup_us), "{file}: first pickup");
         assert_eq!(pu[0], Some(month.first_pu), "{file}: first PULocationID");
-        assert_eq!(
-            dropoff_loc[0],
-            Some(month.first_do),
-            "{file}: first DOLocationID"
-        );
-        assert_eq!(
-            distance[0],
-            Some(month.first_distance),
-            "{file}: first trip_distance"
-        );
-        assert_eq!(
-            passengers[0],
-            Some(month.first_passengers),
-            "{file}: first passenger_count"
-        );
+        assert_eq!(dropoff_loc[0], Some(month.first_do), "{file}: first DOLocationID");
+        assert_eq!(distance[0], Some(month.first_distance), "{file}: first trip_distance");
+        assert_eq!(passengers[0], Some(month.first_passengers), "{file}: first passenger_count");
 
         assert_eq!(
-            table
-                .column(Field::PassengerCount)
-                .expect("pc")
-                .null_count(),
+            table.column(Field::PassengerCount).expect("pc").null_count(),
             month.passenger_nulls,
             "{file}"
         );
-        assert_eq!(
-            table.column(Field::PuLocationId).expect("pu").null_count(),
-            0,
-            "{file}"
-        );
-        assert_eq!(
-            pickup.iter().flatten().min(),
-            Some(&month.min_pickup_us),
-            "{file}: earliest pickup"
-        );
+        assert_eq!(table.column(Field::PuLocationId).expect("pu").null_count(), 0, "{file}");
+        assert_eq!(pickup.iter().flatten().min(), Some(&month.min_pickup_us), "{file}: earliest pickup");
         let sum: f64 = distance.iter().flatten().sum();
         assert!(
             (sum - month.distance_sum).abs() <= 1e-9 * month.distance_sum,
@@ -439,46 +322,27 @@ fn every_real_month_loads_all_fields_with_the_values_pyarrow_reads() {
 
 #[test]
 fn projection_of_a_real_file_decodes_only_trip_distance() {
-    for file in [
-        "green_tripdata_2021-01.parquet",
-        "green_tripdata_2024-03.parquet",
-    ] {
+    for file in ["green_tripdata_2021-01.parquet", "green_tripdata_2024-03.parquet"] {
         let Some(bytes) = common::real_file(file) else {
             continue;
         };
         let table = load_trips(bytes, &[Field::TripDistance]).expect(file);
-        assert_eq!(
-            table.columns.keys().copied().collect::<Vec<_>>(),
-            vec![Field::TripDistance],
-            "{file}"
-        );
-        assert_eq!(
-            table.source_names.keys().copied().collect::<Vec<_>>(),
-            vec![Field::TripDistance]
-        );
+        assert_eq!(table.columns.keys().copied().collect::<Vec<_>>(), vec![Field::TripDistance], "{file}");
+        assert_eq!(table.source_names.keys().copied().collect::<Vec<_>>(), vec![Field::TripDistance]);
         let month = REAL_MONTHS.iter().find(|m| m.file == file).expect("listed");
         assert_eq!(table.n_rows, month.rows);
-        assert_eq!(
-            table.floats(Field::TripDistance).expect("floats")[0],
-            Some(month.first_distance)
-        );
+        assert_eq!(table.floats(Field::TripDistance).expect("floats")[0], Some(month.first_distance));
     }
 }
 
 #[test]
 fn projection_never_looks_at_columns_that_were_not_asked_for() {
     // PULocationID is unusable here, but a step that needs only trip_distance must not care.
-    let bytes = green_file_with(
-        "PULocationID",
-        Some(Arc::new(StringArray::from(vec!["x"; 8]))),
-    );
+    let bytes = green_file_with("PULocationID", Some(Arc::new(StringArray::from(vec!["x"; 8]))));
     let table = load_trips(bytes.clone(), &[Field::TripDistance]).expect("distance alone loads");
     assert_eq!(table.columns.len(), 1);
     assert_eq!(table.n_rows, 8);
-    assert!(matches!(
-        load_err(bytes, &Field::ALL),
-        DataError::WrongType { .. }
-    ));
+    assert!(matches!(load_err(bytes, &Field::ALL), DataError::WrongType { .. }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -491,34 +355,18 @@ fn yellow_tpep_datetime_columns_load_as_the_pickup_and_dropoff_fields() {
         .into_iter()
         .map(|(name, array)| (name.replace("lpep_", "tpep_"), array))
         .collect::<Vec<_>>();
-    let bytes = parquet_bytes(
-        columns
-            .iter()
-            .map(|(n, a)| (n.as_str(), a.clone()))
-            .collect(),
-        Compression::SNAPPY,
-    );
+    let bytes =
+        parquet_bytes(columns.iter().map(|(n, a)| (n.as_str(), a.clone())).collect(), Compression::SNAPPY);
 
     let table = load_trips(bytes, &Field::ALL).expect("yellow file loads");
     assert_eq!(table.n_rows, 5);
-    assert_eq!(
-        table.source_names[&Field::PickupDatetime],
-        "tpep_pickup_datetime"
-    );
-    assert_eq!(
-        table.source_names[&Field::DropoffDatetime],
-        "tpep_dropoff_datetime"
-    );
+    assert_eq!(table.source_names[&Field::PickupDatetime], "tpep_pickup_datetime");
+    assert_eq!(table.source_names[&Field::DropoffDatetime], "tpep_dropoff_datetime");
     let pickup = table.timestamps(Field::PickupDatetime).expect("timestamps");
-    let dropoff = table
-        .timestamps(Field::DropoffDatetime)
-        .expect("timestamps");
+    let dropoff = table.timestamps(Field::DropoffDatetime).expect("timestamps");
     assert_eq!(pickup[0], Some(JAN_FIRST_PICKUP_US));
     assert_eq!(pickup[4], Some(JAN_FIRST_PICKUP_US + 4 * 60_000_000));
-    assert_eq!(
-        dropoff[1],
-        Some(JAN_FIRST_PICKUP_US + 60_000_000 + 6 * 60_000_000)
-    );
+    assert_eq!(dropoff[1], Some(JAN_FIRST_PICKUP_US + 60_000_000 + 6 * 60_000_000));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -552,28 +400,9 @@ fn a_file_cut_in_half_is_truncated() {
     for (what, bytes) in cases {
         let half = bytes.slice(..bytes.len() / 2);
         let error = load_err(half.clone(), &Field::ALL);
-        assert_eq!(
-            error,
-            DataError::Truncated {
-                bytes: bytes.len() / 2
-            },
-            "{what}"
-        );
-        assert_readable(
-            &error,
-            &[
-                "cut short",
-                &(bytes.len() / 2).to_string(),
-                "download it again",
-            ],
-        );
-        assert_eq!(
-            read_file_info(half),
-            Err(DataError::Truncated {
-                bytes: bytes.len() / 2
-            }),
-            "{what}"
-        );
+        assert_eq!(error, DataError::Truncated { bytes: bytes.len() / 2 }, "{what}");
+        assert_readable(&error, &["cut short", &(bytes.len() / 2).to_string(), "download it again"]);
+        assert_eq!(read_file_info(half), Err(DataError::Truncated { bytes: bytes.len() / 2 }), "{what}");
     }
 }
 
@@ -590,12 +419,7 @@ fn a_valid_file_with_zero_rows_has_no_rows() {
     writer.close().expect("footer is written");
     let bytes = Bytes::from(out);
 
-    assert_eq!(
-        read_file_info(bytes.clone())
-            .expect("footer is fine")
-            .n_rows,
-        0
-    );
+    assert_eq!(read_file_info(bytes.clone()).expect("footer is fine").n_rows, 0);
     let error = load_err(bytes, &Field::ALL);
     assert_eq!(error, DataError::NoRows);
     assert_readable(&error, &["no rows"]);
@@ -612,10 +436,7 @@ fn a_file_without_trip_distance_names_it_and_lists_what_it_has() {
         .collect();
     assert_eq!(
         error,
-        DataError::MissingColumn {
-            wanted: "trip_distance".to_string(),
-            found: expected_found.clone()
-        }
+        DataError::MissingColumn { wanted: "trip_distance".to_string(), found: expected_found.clone() }
     );
     let mut mentions = vec!["`trip_distance`", "missing"];
     mentions.extend(expected_found.iter().map(String::as_str));
@@ -626,30 +447,19 @@ fn a_file_without_trip_distance_names_it_and_lists_what_it_has() {
 fn trip_distance_stored_as_text_is_the_wrong_type() {
     let text: ArrayRef = Arc::new(StringArray::from(vec!["1.5"; 8]));
     let error = load_err(green_file_with("trip_distance", Some(text)), &Field::ALL);
-    let DataError::WrongType {
-        column,
-        found,
-        expected,
-    } = &error
-    else {
+    let DataError::WrongType { column, found, expected } = &error else {
         panic!("expected WrongType, got {error:?}");
     };
     assert_eq!(column, "trip_distance");
     assert_eq!(found, "Utf8");
     assert_eq!(expected, "a number");
-    assert_readable(
-        &error,
-        &["`trip_distance`", "Utf8", "a number was expected"],
-    );
+    assert_readable(&error, &["`trip_distance`", "Utf8", "a number was expected"]);
 }
 
 #[test]
 fn pickup_stored_as_integers_is_the_wrong_type() {
     let seconds: ArrayRef = Arc::new(Int64Array::from(vec![1_609_460_156_i64; 8]));
-    let error = load_err(
-        green_file_with("lpep_pickup_datetime", Some(seconds)),
-        &Field::ALL,
-    );
+    let error = load_err(green_file_with("lpep_pickup_datetime", Some(seconds)), &Field::ALL);
     assert!(
         matches!(&error, DataError::WrongType { column, expected, .. }
             if column == "lpep_pickup_datetime" && expected == "a timestamp"),
@@ -662,27 +472,15 @@ fn pickup_stored_as_integers_is_the_wrong_type() {
 fn pu_location_id_that_is_all_null_cannot_be_used() {
     let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None::<i64>; 8]));
     let error = load_err(green_file_with("PULocationID", Some(nulls)), &Field::ALL);
-    assert_eq!(
-        error,
-        DataError::AllNull {
-            column: "PULocationID".to_string()
-        }
-    );
+    assert_eq!(error, DataError::AllNull { column: "PULocationID".to_string() });
     assert_readable(&error, &["`PULocationID`", "only null values"]);
 }
 
 #[test]
 fn passenger_count_may_be_all_null() {
     let nulls: ArrayRef = Arc::new(Float64Array::from(vec![None::<f64>; 8]));
-    let table =
-        load_trips(green_file_with("passenger_count", Some(nulls)), &Field::ALL).expect("loads");
-    assert_eq!(
-        table
-            .column(Field::PassengerCount)
-            .expect("present")
-            .null_count(),
-        8
-    );
+    let table = load_trips(green_file_with("passenger_count", Some(nulls)), &Field::ALL).expect("loads");
+    assert_eq!(table.column(Field::PassengerCount).expect("present").null_count(), 8);
 }
 
 #[test]
@@ -702,13 +500,7 @@ fn garbage_between_two_par1_magics_is_an_error_not_a_panic() {
         );
         let info = catch_unwind(AssertUnwindSafe(|| read_file_info(bytes.clone())))
             .unwrap_or_else(|_| panic!("attempt {attempt}: read_file_info panicked"));
-        assert!(
-            matches!(
-                info,
-                Err(DataError::Truncated { .. } | DataError::Corrupt(_))
-            ),
-            "{info:?}"
-        );
+        assert!(matches!(info, Err(DataError::Truncated { .. } | DataError::Corrupt(_))), "{info:?}");
     }
 }
 
@@ -723,25 +515,13 @@ fn second_millisecond_and_nanosecond_timestamps_become_microseconds() {
     let cases: Vec<(&str, ArrayRef, ArrayRef)> = vec![
         (
             "milliseconds",
-            Arc::new(TimestampMillisecondArray::from(vec![
-                Some(ms),
-                None,
-                Some(ms + 1),
-            ])),
-            Arc::new(TimestampMillisecondArray::from(vec![
-                Some(ms + 240_000),
-                Some(ms),
-                Some(ms + 2),
-            ])),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(ms), None, Some(ms + 1)])),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(ms + 240_000), Some(ms), Some(ms + 2)])),
         ),
         (
             "nanoseconds",
             // The sub-microsecond digits (…789) are dropped, not rounded.
-            Arc::new(TimestampNanosecondArray::from(vec![
-                Some(ns),
-                None,
-                Some(ns + 1_789),
-            ])),
+            Arc::new(TimestampNanosecondArray::from(vec![Some(ns), None, Some(ns + 1_789)])),
             Arc::new(TimestampNanosecondArray::from(vec![
                 Some(ns + 240_000_000_000),
                 Some(ns),
@@ -750,11 +530,7 @@ fn second_millisecond_and_nanosecond_timestamps_become_microseconds() {
         ),
         (
             "seconds",
-            Arc::new(TimestampSecondArray::from(vec![
-                Some(ms / 1_000),
-                None,
-                Some(ms / 1_000),
-            ])),
+            Arc::new(TimestampSecondArray::from(vec![Some(ms / 1_000), None, Some(ms / 1_000)])),
             Arc::new(TimestampSecondArray::from(vec![
                 Some(ms / 1_000 + 240),
                 Some(ms / 1_000),
@@ -763,16 +539,8 @@ fn second_millisecond_and_nanosecond_timestamps_become_microseconds() {
         ),
     ];
     let expected_pickup = |unit: &str| match unit {
-        "milliseconds" => vec![
-            Some(JAN_FIRST_PICKUP_US),
-            None,
-            Some(JAN_FIRST_PICKUP_US + 1_000),
-        ],
-        "nanoseconds" => vec![
-            Some(JAN_FIRST_PICKUP_US),
-            None,
-            Some(JAN_FIRST_PICKUP_US + 1),
-        ],
+        "milliseconds" => vec![Some(JAN_FIRST_PICKUP_US), None, Some(JAN_FIRST_PICKUP_US + 1_000)],
+        "nanoseconds" => vec![Some(JAN_FIRST_PICKUP_US), None, Some(JAN_FIRST_PICKUP_US + 1)],
         _ => vec![Some(JAN_FIRST_PICKUP_US), None, Some(JAN_FIRST_PICKUP_US)],
     };
     for (unit, pickup, dropoff) in cases {
@@ -780,22 +548,12 @@ fn second_millisecond_and_nanosecond_timestamps_become_microseconds() {
             vec![
                 ("lpep_pickup_datetime", pickup),
                 ("lpep_dropoff_datetime", dropoff),
-                (
-                    "trip_distance",
-                    Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0])),
-                ),
+                ("trip_distance", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0]))),
             ],
             Compression::UNCOMPRESSED,
         );
-        let table = load_trips(
-            bytes,
-            &[
-                Field::PickupDatetime,
-                Field::DropoffDatetime,
-                Field::TripDistance,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("{unit}: {e}"));
+        let table = load_trips(bytes, &[Field::PickupDatetime, Field::DropoffDatetime, Field::TripDistance])
+            .unwrap_or_else(|e| panic!("{unit}: {e}"));
         assert_eq!(
             table.timestamps(Field::PickupDatetime).expect("ts"),
             &expected_pickup(unit)[..],
@@ -815,71 +573,34 @@ fn float_location_ids_load_as_integers_and_fractions_become_null() {
         vec![
             (
                 "PULocationID",
-                Arc::new(Float64Array::from(vec![
-                    Some(130.0),
-                    Some(43.0),
-                    None,
-                    Some(7.0),
-                ])) as ArrayRef,
+                Arc::new(Float64Array::from(vec![Some(130.0), Some(43.0), None, Some(7.0)])) as ArrayRef,
             ),
             (
                 "DOLocationID",
-                Arc::new(Float32Array::from(vec![
-                    Some(130.5),
-                    Some(f32::NAN),
-                    Some(265.0),
-                    Some(-0.0),
-                ])),
+                Arc::new(Float32Array::from(vec![Some(130.5), Some(f32::NAN), Some(265.0), Some(-0.0)])),
             ),
-            (
-                "trip_distance",
-                Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0])),
-            ),
+            ("trip_distance", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0]))),
         ],
         Compression::UNCOMPRESSED,
     );
-    let table =
-        load_trips(bytes, &[Field::PuLocationId, Field::DoLocationId]).expect("float IDs load");
+    let table = load_trips(bytes, &[Field::PuLocationId, Field::DoLocationId]).expect("float IDs load");
     assert_eq!(Field::PuLocationId.kind(), FieldKind::Integer);
-    assert_eq!(
-        table.integers(Field::PuLocationId).expect("integers"),
-        &[Some(130), Some(43), None, Some(7)]
-    );
-    assert_eq!(
-        table.integers(Field::DoLocationId).expect("integers"),
-        &[None, None, Some(265), Some(0)]
-    );
+    assert_eq!(table.integers(Field::PuLocationId).expect("integers"), &[Some(130), Some(43), None, Some(7)]);
+    assert_eq!(table.integers(Field::DoLocationId).expect("integers"), &[None, None, Some(265), Some(0)]);
 }
 
 #[test]
 fn int32_location_ids_and_int64_passenger_count_load_like_the_2023_release() {
-    let bytes = green_file_with(
-        "PULocationID",
-        Some(Arc::new(Int32Array::from(vec![74; 8]))),
-    );
+    let bytes = green_file_with("PULocationID", Some(Arc::new(Int32Array::from(vec![74; 8]))));
     let table = load_trips(bytes, &Field::ALL).expect("int32 IDs load");
-    assert_eq!(
-        table.integers(Field::PuLocationId).expect("integers")[7],
-        Some(74)
-    );
+    assert_eq!(table.integers(Field::PuLocationId).expect("integers")[7], Some(74));
     let bytes = green_file_with(
         "passenger_count",
-        Some(Arc::new(Int64Array::from(vec![
-            Some(2),
-            None,
-            Some(1),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ])) as ArrayRef),
+        Some(Arc::new(Int64Array::from(vec![Some(2), None, Some(1), None, None, None, None, None]))
+            as ArrayRef),
     );
     let table = load_trips(bytes, &Field::ALL).expect("int64 passenger_count loads");
-    assert_eq!(
-        &table.floats(Field::PassengerCount).expect("floats")[..3],
-        &[Some(2.0), None, Some(1.0)]
-    );
+    assert_eq!(&table.floats(Field::PassengerCount).expect("floats")[..3], &[Some(2.0), None, Some(1.0)]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -896,13 +617,10 @@ fn outcome(bytes: &Bytes) -> Result<(), String> {
     match loaded {
         Ok(table) => check_consistent(&table),
         // Regression: errors met while decoding pages used to say "cut short (0 bytes)".
-        Err(DataError::Truncated { bytes: reported }) if reported != bytes.len() => Err(format!(
-            "Truncated reports {reported} bytes for a {}-byte input",
-            bytes.len()
-        )),
-        Err(error) if error.to_string().trim().is_empty() => {
-            Err(format!("{error:?} has no message"))
+        Err(DataError::Truncated { bytes: reported }) if reported != bytes.len() => {
+            Err(format!("Truncated reports {reported} bytes for a {}-byte input", bytes.len()))
         }
+        Err(error) if error.to_string().trim().is_empty() => Err(format!("{error:?} has no message")),
         Err(_) => Ok(()),
     }
 }
@@ -910,11 +628,7 @@ fn outcome(bytes: &Bytes) -> Result<(), String> {
 fn check_consistent(table: &TripTable) -> Result<(), String> {
     for (field, column) in &table.columns {
         if column.len() != table.n_rows {
-            return Err(format!(
-                "{field:?} has {} values for {} rows",
-                column.len(),
-                table.n_rows
-            ));
+            return Err(format!("{field:?} has {} values for {} rows", column.len(), table.n_rows));
         }
     }
     Ok(())
@@ -929,10 +643,7 @@ fn footer_range(bytes: &[u8]) -> std::ops::Range<usize> {
 }
 
 fn fuzz_one_file(label: &str, original: &Bytes, seed: u64) -> Vec<String> {
-    assert!(
-        load_trips(original.clone(), &Field::ALL).is_ok(),
-        "{label}: the unmutated file loads"
-    );
+    assert!(load_trips(original.clone(), &Field::ALL).is_ok(), "{label}: the unmutated file loads");
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let n = original.len();
     let footer = footer_range(original);
@@ -983,36 +694,20 @@ fn flipped_and_cut_bytes_never_panic() {
     ];
     let mut problems = Vec::new();
     for (label, codec, seed) in files {
-        problems.extend(fuzz_one_file(
-            label,
-            &parquet_bytes(green_columns(64), codec),
-            seed,
-        ));
+        problems.extend(fuzz_one_file(label, &parquet_bytes(green_columns(64), codec), seed));
     }
-    assert!(
-        problems.is_empty(),
-        "{} inputs misbehaved:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} inputs misbehaved:\n{}", problems.len(), problems.join("\n"));
 }
 
 /// Re-writes the footer of a valid file after `edit` changed its row groups' metadata;
 /// the pages stay byte for byte where they were. This forges the damaged footers below
 /// without depending on where a writer happens to put a field.
-fn with_edited_row_groups(
-    bytes: &Bytes,
-    edit: impl Fn(RowGroupMetaData) -> RowGroupMetaData,
-) -> Bytes {
-    let metadata = ParquetMetaDataReader::new()
-        .parse_and_finish(bytes)
-        .expect("footer parses");
+fn with_edited_row_groups(bytes: &Bytes, edit: impl Fn(RowGroupMetaData) -> RowGroupMetaData) -> Bytes {
+    let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).expect("footer parses");
     let row_groups = metadata.row_groups().iter().cloned().map(edit).collect();
     let edited = metadata.into_builder().set_row_groups(row_groups).build();
     let mut out = bytes[..footer_range(bytes).start].to_vec();
-    ParquetMetaDataWriter::new(&mut out, &edited)
-        .finish()
-        .expect("footer is written");
+    ParquetMetaDataWriter::new(&mut out, &edited).finish().expect("footer is written");
     Bytes::from(out)
 }
 
@@ -1027,19 +722,13 @@ fn edit_column(
             .iter()
             .map(|column| {
                 if column.column_path().string() == name {
-                    edit(column.clone().into_builder())
-                        .build()
-                        .expect("column metadata")
+                    edit(column.clone().into_builder()).build().expect("column metadata")
                 } else {
                     column.clone()
                 }
             })
             .collect();
-        row_group
-            .into_builder()
-            .set_column_metadata(columns)
-            .build()
-            .expect("row group metadata")
+        row_group.into_builder().set_column_metadata(columns).build().expect("row group metadata")
     }
 }
 
@@ -1049,23 +738,15 @@ fn a_footer_claiming_a_trillion_rows_does_not_abort_the_process() {
     // file asked for 16 TiB and the process aborted ("memory allocation failed"; in wasm
     // the tab's worker dies). No `catch_unwind` can catch that, so it must not happen.
     let bytes = with_edited_row_groups(&green_file(64), |rg| {
-        rg.into_builder()
-            .set_num_rows(1 << 40)
-            .build()
-            .expect("row group metadata")
+        rg.into_builder().set_num_rows(1 << 40).build().expect("row group metadata")
     });
-    assert_eq!(
-        read_file_info(bytes.clone()).expect("footer parses").n_rows,
-        1 << 40
-    );
-    let loaded =
-        catch_unwind(AssertUnwindSafe(|| load_trips(bytes, &Field::ALL))).expect("no panic");
+    assert_eq!(read_file_info(bytes.clone()).expect("footer parses").n_rows, 1 << 40);
+    let loaded = catch_unwind(AssertUnwindSafe(|| load_trips(bytes, &Field::ALL))).expect("no panic");
     match loaded {
         Ok(table) => assert_eq!(table.n_rows, 64, "only the rows really present are loaded"),
-        Err(error) => assert!(
-            matches!(error, DataError::Truncated { .. } | DataError::Corrupt(_)),
-            "{error:?}"
-        ),
+        Err(error) => {
+            assert!(matches!(error, DataError::Truncated { .. } | DataError::Corrupt(_)), "{error:?}")
+        }
     }
 }
 
@@ -1075,24 +756,16 @@ fn a_footer_placing_a_column_at_a_negative_offset_is_corrupt_not_a_panic() {
     // (apache/arrow-rs#6255), which is a panic natively and an abort in wasm.
     let bytes = with_edited_row_groups(
         &green_file(64),
-        edit_column("PULocationID", |column| {
-            column.set_dictionary_page_offset(Some(-5))
-        }),
+        edit_column("PULocationID", |column| column.set_dictionary_page_offset(Some(-5))),
     );
-    let loaded =
-        catch_unwind(AssertUnwindSafe(|| load_trips(bytes, &Field::ALL))).expect("no panic");
+    let loaded = catch_unwind(AssertUnwindSafe(|| load_trips(bytes, &Field::ALL))).expect("no panic");
     let error = loaded.expect_err("a negative offset cannot load");
-    assert!(
-        matches!(&error, DataError::Corrupt(message) if message.contains("PULocationID")),
-        "{error:?}"
-    );
+    assert!(matches!(&error, DataError::Corrupt(message) if message.contains("PULocationID")), "{error:?}");
 }
 
 /// Where the first data page header of column `name` starts, according to the footer.
 fn data_page_offset(bytes: &Bytes, name: &str) -> usize {
-    let metadata = ParquetMetaDataReader::new()
-        .parse_and_finish(bytes)
-        .expect("footer parses");
+    let metadata = ParquetMetaDataReader::new().parse_and_finish(bytes).expect("footer parses");
     let column = metadata.row_groups()[0]
         .columns()
         .iter()
@@ -1111,22 +784,10 @@ fn a_page_running_past_the_end_of_the_file_reports_the_real_length() {
     let original = green_file(64);
     let mut bytes = original.to_vec();
     let header = data_page_offset(&original, "PULocationID");
-    assert_eq!(
-        bytes[header..header + 3],
-        [0x15, 0x00, 0x15],
-        "a DATA_PAGE header"
-    );
-    let uncompressed_end = header
-        + 3
-        + bytes[header + 3..]
-            .iter()
-            .position(|b| b & 0x80 == 0)
-            .expect("varint");
-    assert_eq!(
-        bytes[uncompressed_end + 1],
-        0x15,
-        "compressed_page_size follows"
-    );
+    assert_eq!(bytes[header..header + 3], [0x15, 0x00, 0x15], "a DATA_PAGE header");
+    let uncompressed_end =
+        header + 3 + bytes[header + 3..].iter().position(|b| b & 0x80 == 0).expect("varint");
+    assert_eq!(bytes[uncompressed_end + 1], 0x15, "compressed_page_size follows");
     bytes[uncompressed_end + 2] ^= 0x01;
     let bytes = Bytes::from(bytes);
 
@@ -1149,10 +810,7 @@ fn panics(bytes: Bytes) -> bool {
 fn patched(bytes: &Bytes, column: &str, pattern: &[u8], replacement: &[u8]) -> Bytes {
     let from = data_page_offset(bytes, column);
     let at = from
-        + bytes[from..]
-            .windows(pattern.len())
-            .position(|w| w == pattern)
-            .expect("pattern is in the page");
+        + bytes[from..].windows(pattern.len()).position(|w| w == pattern).expect("pattern is in the page");
     let mut out = bytes.to_vec();
     out[at..at + replacement.len()].copy_from_slice(replacement);
     Bytes::from(out)
@@ -1167,16 +825,8 @@ fn parquet_60_still_panics_on_a_bit_packed_level_run_longer_than_its_page() {
     // ("offset + len out of bounds", arrow-buffer bit_chunk_iterator.rs). Same with SNAPPY or
     // ZSTD pages; GZIP's CRC turns the same flip into an error instead.
     let levels = [3, 0, 0, 0, 0x80, 0x01, 0x01];
-    let bytes = patched(
-        &green_file(64),
-        "PULocationID",
-        &levels,
-        &[3, 0, 0, 0, 0x7f],
-    );
-    assert!(
-        panics(bytes),
-        "parquet no longer panics here: assert an Err instead"
-    );
+    let bytes = patched(&green_file(64), "PULocationID", &levels, &[3, 0, 0, 0, 0x7f]);
+    assert!(panics(bytes), "parquet no longer panics here: assert an Err instead");
 }
 
 #[test]
@@ -1187,14 +837,9 @@ fn parquet_60_still_panics_when_a_footer_drops_the_dictionary_page_offset() {
     // refuse valid files from writers that leave it unset, so the loader does not.
     let bytes = with_edited_row_groups(
         &green_file(64),
-        edit_column("trip_distance", |column| {
-            column.set_dictionary_page_offset(None)
-        }),
+        edit_column("trip_distance", |column| column.set_dictionary_page_offset(None)),
     );
-    assert!(
-        panics(bytes),
-        "parquet no longer panics here: assert an Err instead"
-    );
+    assert!(panics(bytes), "parquet no longer panics here: assert an Err instead");
 }
 
 #[test]
@@ -1204,8 +849,5 @@ fn parquet_60_still_panics_on_a_page_claiming_byte_stream_split() {
     // byte_stream_split_decoder.rs indexes past the page (apache/arrow-rs#11121).
     let pattern = [0x15, 0x10, 0x15, 0x06, 0x15, 0x06, 0x00, 0x00];
     let bytes = patched(&green_file(64), "trip_distance", &pattern, &[0x15, 0x12]);
-    assert!(
-        panics(bytes),
-        "parquet no longer panics here: assert an Err instead"
-    );
+    assert!(panics(bytes), "parquet no longer panics here: assert an Err instead");
 }

@@ -49,8 +49,14 @@ fn rows_and_sparse_shape_match_pandas_and_dictvectorizer() {
 #[test]
 fn linear_regression_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(&spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuDo), &jan, &feb, &|| 0.0, &mut |_, _| {})
-        .expect("train");
+    let r = train_and_evaluate(
+        &spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuDo),
+        &jan,
+        &feb,
+        &|| 0.0,
+        &mut |_, _| {},
+    )
+    .expect("train");
     assert_close("train RMSE", r.train.rmse, 5.699564);
     assert_close("val RMSE", r.val.rmse, 7.758715);
 }
@@ -58,8 +64,14 @@ fn linear_regression_matches_scikit_learn() {
 #[test]
 fn ridge_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(&spec(ModelKind::Ridge, 1.0, FeatureSet::PuDo), &jan, &feb, &|| 0.0, &mut |_, _| {})
-        .expect("train");
+    let r = train_and_evaluate(
+        &spec(ModelKind::Ridge, 1.0, FeatureSet::PuDo),
+        &jan,
+        &feb,
+        &|| 0.0,
+        &mut |_, _| {},
+    )
+    .expect("train");
     assert_close("train RMSE", r.train.rmse, 5.645811);
     assert_close("val RMSE", r.val.rmse, 7.703735);
 }
@@ -67,8 +79,14 @@ fn ridge_matches_scikit_learn() {
 #[test]
 fn lasso_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(&spec(ModelKind::Lasso, 0.01, FeatureSet::PuDo), &jan, &feb, &|| 0.0, &mut |_, _| {})
-        .expect("train");
+    let r = train_and_evaluate(
+        &spec(ModelKind::Lasso, 0.01, FeatureSet::PuDo),
+        &jan,
+        &feb,
+        &|| 0.0,
+        &mut |_, _| {},
+    )
+    .expect("train");
     assert_close("train RMSE", r.train.rmse, 10.550479);
     assert_close("val RMSE", r.val.rmse, 11.167276);
 }
@@ -76,8 +94,14 @@ fn lasso_matches_scikit_learn() {
 #[test]
 fn separate_pu_and_do_match_scikit_learn() {
     let Some((jan, _)) = months() else { return };
-    let r = train_and_evaluate(&spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuAndDo), &jan, &jan, &|| 0.0, &mut |_, _| {})
-        .expect("train");
+    let r = train_and_evaluate(
+        &spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuAndDo),
+        &jan,
+        &jan,
+        &|| 0.0,
+        &mut |_, _| {},
+    )
+    .expect("train");
     assert_eq!(r.n_features, 507);
     assert_close("train RMSE", r.train.rmse, 9.838800);
 }

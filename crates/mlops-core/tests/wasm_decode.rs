@@ -34,8 +34,12 @@ fn small_file(compression: Compression) -> Vec<u8> {
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
-            Arc::new(TimestampMicrosecondArray::from((0..n).map(|i| start + i * 60_000_000).collect::<Vec<_>>())),
-            Arc::new(TimestampMicrosecondArray::from((0..n).map(|i| start + i * 60_000_000 + (5 + i % 20) * 60_000_000).collect::<Vec<_>>())),
+            Arc::new(TimestampMicrosecondArray::from(
+                (0..n).map(|i| start + i * 60_000_000).collect::<Vec<_>>(),
+            )),
+            Arc::new(TimestampMicrosecondArray::from(
+                (0..n).map(|i| start + i * 60_000_000 + (5 + i % 20) * 60_000_000).collect::<Vec<_>>(),
+            )),
             Arc::new(Int64Array::from((0..n).map(|i| 1 + i % 7).collect::<Vec<_>>())),
             Arc::new(Int64Array::from((0..n).map(|i| 1 + i % 5).collect::<Vec<_>>())),
             Arc::new(Float64Array::from((0..n).map(|i| (i % 13) as f64 * 0.5).collect::<Vec<_>>())),
@@ -68,7 +72,8 @@ fn every_tlc_codec_decodes_in_wasm() {
 #[wasm_bindgen_test]
 fn simulated_months_train_in_wasm() {
     let jan = simulate_month_parquet(&CityParams { trips: 5_000, ..Default::default() }).expect("jan");
-    let feb = simulate_month_parquet(&CityParams { trips: 5_000, month: 2, ..Default::default() }).expect("feb");
+    let feb =
+        simulate_month_parquet(&CityParams { trips: 5_000, month: 2, ..Default::default() }).expect("feb");
     let train = load_trips(jan.into(), &TRAINING_FIELDS).expect("load");
     let val = load_trips(feb.into(), &TRAINING_FIELDS).expect("load");
     let spec = TrainSpec {
@@ -86,7 +91,8 @@ mod real_files {
 
     const JAN: &[u8] = include_bytes!(concat!(env!("MLOPS_SHARED_DATA"), "/green_tripdata_2021-01.parquet"));
     const FEB: &[u8] = include_bytes!(concat!(env!("MLOPS_SHARED_DATA"), "/green_tripdata_2021-02.parquet"));
-    const FEB_2023_ZSTD: &[u8] = include_bytes!(concat!(env!("MLOPS_SHARED_DATA"), "/green_tripdata_2023-02.parquet"));
+    const FEB_2023_ZSTD: &[u8] =
+        include_bytes!(concat!(env!("MLOPS_SHARED_DATA"), "/green_tripdata_2023-02.parquet"));
 
     #[wasm_bindgen_test]
     fn real_gzip_and_zstd_files_decode_in_wasm() {

@@ -186,11 +186,7 @@ impl LinearModel {
     pub fn predict_ride(&self, vectorizer: &DictVectorizer, pu: i64, dol: i64, trip_distance: f64) -> f64 {
         let row = ride_features(self.feature_set, pu, dol, trip_distance);
         self.intercept
-            + vectorizer
-                .transform_one(&row)
-                .into_iter()
-                .map(|(i, v)| self.coefficients[i] * v)
-                .sum::<f64>()
+            + vectorizer.transform_one(&row).into_iter().map(|(i, v)| self.coefficients[i] * v).sum::<f64>()
     }
 
     pub fn to_json(&self) -> String {
@@ -313,7 +309,8 @@ mod tests {
         let x: CsMat<f64> = tri.to_csr();
         let y = [2.0 + 5.0, 4.0 + 5.0, 8.0 + 5.0];
         let params = ModelParams::new(ModelKind::LinearRegression).check().expect("valid");
-        let model = fit(&params, &x, &y, FeatureSet::PuDo, vec!["a".into(), "b".into()], &mut |_, _| {}).expect("fit");
+        let model = fit(&params, &x, &y, FeatureSet::PuDo, vec!["a".into(), "b".into()], &mut |_, _| {})
+            .expect("fit");
         assert!((model.coefficients[0] - 1.0).abs() < 1e-8, "{:?}", model.coefficients);
         assert!((model.coefficients[1] - 1.0).abs() < 1e-8);
         assert!((model.intercept - 5.0).abs() < 1e-8);
@@ -367,7 +364,9 @@ mod tests {
     fn artifact_round_trips_and_rejects_garbage() {
         let x = column(&[1.0, 3.0]);
         let params = ModelParams::new(ModelKind::LinearRegression).check().expect("valid");
-        let model = fit(&params, &x, &[2.0, 6.0], FeatureSet::PuDo, vec!["trip_distance".into()], &mut |_, _| {}).expect("fit");
+        let model =
+            fit(&params, &x, &[2.0, 6.0], FeatureSet::PuDo, vec!["trip_distance".into()], &mut |_, _| {})
+                .expect("fit");
         let back = LinearModel::from_json(&model.to_json()).expect("round trip");
         assert_eq!(back, model);
         assert!(matches!(LinearModel::from_json("{\"kind\": 3}"), Err(ArtifactError::Json(_))));

@@ -17,7 +17,11 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn update<T>(&self, run_id: &str, change: impl FnOnce(&mut Run) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn update<T>(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut Run) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut runs = self.runs.borrow_mut();
         let run = runs.get_mut(run_id).ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
         // Work on a copy so that a rejected change leaves nothing half-applied.

@@ -113,14 +113,22 @@ pub fn apply_batch(
     if run.status != RunStatus::Running {
         return Err(StoreError::RunEnded(run.run_id.clone()));
     }
-    let keys = params.iter().map(|(k, _)| k).chain(metrics.iter().map(|(k, _)| k)).chain(tags.iter().map(|(k, _)| k));
+    let keys = params
+        .iter()
+        .map(|(k, _)| k)
+        .chain(metrics.iter().map(|(k, _)| k))
+        .chain(tags.iter().map(|(k, _)| k));
     if keys.into_iter().any(|k| k.trim().is_empty()) {
         return Err(StoreError::EmptyKey);
     }
     for (key, value) in params {
         if let Some(old) = run.params.get(key) {
             if old != value {
-                return Err(StoreError::ParamChanged { key: key.clone(), old: old.clone(), new: value.clone() });
+                return Err(StoreError::ParamChanged {
+                    key: key.clone(),
+                    old: old.clone(),
+                    new: value.clone(),
+                });
             }
         }
     }
