@@ -20,7 +20,7 @@ echo "== native"
 cargo run -q --release -p mlops-core --example bench_chapter1 -- "$DATA/$TRAIN" "$DATA/$VAL" "$REPEAT" | tee "$OUT/native.json"
 
 echo "== wasm (headless Chromium)"
-CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --release --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$REPEAT" | tee "$OUT/wasm.json"
+CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$REPEAT" | tee "$OUT/wasm.json"
 
 echo "== python"
 VENV=target/bench-venv

@@ -77,6 +77,15 @@ async fn click_train_when_ready(client: &Client) {
     }
 }
 
+/// Keeps a picture of the page in target/e2e-screenshots/ for a person to look at.
+async fn save_screenshot(client: &Client, name: &str) {
+    let _ = client.execute("document.querySelector('[data-testid=results]')?.scrollIntoView()", vec![]).await;
+    let dir = root().join("target/e2e-screenshots");
+    if let (Ok(png), Ok(())) = (client.screenshot().await, std::fs::create_dir_all(&dir)) {
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
 /// The run list after a reload (IndexedDB, not memory).
 async fn runs_after_reload(client: &Client, site: &Site) -> Vec<String> {
     client.goto(&format!("{}#/runs", site.base)).await.expect("runs page");
@@ -104,6 +113,7 @@ async fn learner_trains_on_the_embedded_default_and_the_run_survives_a_reload() 
     assert!(text_of(&client, "[data-testid=simulated-badge]").await.is_some(), "simulated data is labelled");
     click_train_when_ready(&client).await;
     let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+    save_screenshot(&client, "chapter1-simulated").await;
     let value: f64 = rmse.parse().expect("a number");
     assert!((2.0..20.0).contains(&value), "validation RMSE on the simulated city: {value}");
     let runs = runs_after_reload(&client, &site).await;
@@ -136,6 +146,7 @@ async fn learner_trains_on_real_files_and_reads_the_course_number() {
     wait_text(&client, "[data-testid=label-validation]", |t| t == "green_tripdata_2021-02.parquet").await;
     click_train_when_ready(&client).await;
     let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+    save_screenshot(&client, "chapter1-real-files").await;
     assert_eq!(rmse, "7.7587", "scikit-learn's validation RMSE is 7.758715");
     assert_eq!(text_of(&client, "[data-testid=n-features]").await.as_deref(), Some("13221"));
     let runs = runs_after_reload(&client, &site).await;

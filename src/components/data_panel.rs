@@ -10,7 +10,7 @@ use mlops_core::protocol::{Catalog, DatasetView, Slot, Source};
 use mlops_core::simulate::CityParams;
 use wasm_bindgen::JsCast;
 
-use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE};
+use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE, ORANGE};
 use crate::state::AppState;
 
 /// The simulated month a slot starts with: January for training, February for validation.
@@ -170,12 +170,20 @@ fn DatasetSummary(view: Arc<DatasetView>) -> impl IntoView {
     let id = view.slot.label();
     let chart = histogram_svg(
         "duration (minutes)",
-        &[Series {
-            label: "all trips".into(),
-            color: BLUE,
-            histogram: &view.duration_histogram,
-            normalise: false,
-        }],
+        &[
+            Series {
+                label: "before the filter".into(),
+                color: BLUE,
+                histogram: &view.duration_histogram,
+                normalise: false,
+            },
+            Series {
+                label: "kept (1–60 min)".into(),
+                color: ORANGE,
+                histogram: &view.kept_duration_histogram,
+                normalise: false,
+            },
+        ],
         &[(1.0, "filter: 1 min"), (60.0, "filter: 60 min")],
     );
     let outside = format!("{:.1}%", view.share_outside_filter * 100.0);
@@ -214,7 +222,7 @@ fn DatasetSummary(view: Arc<DatasetView>) -> impl IntoView {
                     </tr> }).collect_view()}</tbody>
                 </table></div>
             </details>
-            <SvgImage svg=chart alt="Histogram of trip durations with the 1 and 60 minute filter marked" testid=format!("duration-chart-{id}")/>
+            <SvgImage svg=chart alt="Histogram of trip durations before and after the 1–60 minute filter" testid=format!("duration-chart-{id}")/>
             <p class="muted">{format!("Durations below −10 min: {}, above 90 min: {} (not drawn).", view.duration_histogram.below, view.duration_histogram.above)}</p>
         </div>
     }

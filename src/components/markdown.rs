@@ -151,3 +151,33 @@ mod tests {
         assert!(text.contains("Link(\"#/runs\""), "{text}");
     }
 }
+
+/// A lesson file. The copy built into the app shows at once; if the site serves
+/// `content/<path>` (Trunk copies `content/` into `dist/`), that text replaces it — so an
+/// instructor edits the lesson in `dist/content/` with no Rust toolchain.
+pub fn lesson(path: &'static str, embedded: &'static str) -> impl IntoView {
+    let served = LocalResource::new(move || async move {
+        let response = gloo_net::http::Request::get(&format!("content/{path}")).send().await.ok()?;
+        let content_type = response.headers().get("content-type").unwrap_or_default();
+        // A host that answers every path with index.html must not replace the lesson.
+        if !response.ok() || content_type.contains("html") {
+            return None;
+        }
+        response.text().await.ok()
+    });
+    move || {
+        let source = served.get().flatten().unwrap_or_else(|| embedded.to_string());
+        view! { <Markdown source=source/> }
+    }
+}
+
+/// `lesson!("chapter1/intro.md")`: a [`lesson`] with its built-in copy from `content/`.
+#[macro_export]
+macro_rules! lesson {
+    ($path:literal) => {
+        $crate::components::markdown::lesson(
+            $path,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/content/", $path)),
+        )
+    };
+}

@@ -12,7 +12,6 @@ use mlops_core::training::{TrainReport, TrainSpec};
 use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE, ORANGE};
 use crate::components::data_panel::DatasetPanel;
 use crate::components::download::download_text;
-use crate::components::markdown::Markdown;
 use crate::components::maturity::MaturityAssessment;
 use crate::routes::Route;
 use crate::state::AppState;
@@ -24,18 +23,18 @@ pub fn Chapter1Page() -> impl IntoView {
     Effect::new(move |_| state.load_defaults());
     view! {
         <article class="lesson">
-            <Markdown source=include_str!("../../content/chapter1/intro.md")/>
-            <Markdown source=include_str!("../../content/chapter1/problem.md")/>
+            {crate::lesson!("chapter1/intro.md")}
+            {crate::lesson!("chapter1/problem.md")}
             <div class="datasets">
                 <DatasetPanel month_slot=Slot::Train/>
                 <DatasetPanel month_slot=Slot::Validation/>
             </div>
             <ErrorMessage/>
-            <Markdown source=include_str!("../../content/chapter1/features.md")/>
-            <Markdown source=include_str!("../../content/chapter1/train.md")/>
+            {crate::lesson!("chapter1/features.md")}
+            {crate::lesson!("chapter1/train.md")}
             <TrainPanel/>
             {move || state.report.get().map(|report| view! { <Results report=report/> })}
-            <Markdown source=include_str!("../../content/chapter1/maturity.md")/>
+            {crate::lesson!("chapter1/maturity.md")}
             <MaturityAssessment/>
         </article>
     }

@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 
-use crate::components::markdown::Markdown;
 use crate::routes::Route;
 
 /// (number, title, what the learner does there, available yet).
@@ -16,7 +15,7 @@ const CHAPTERS: [(u8, &str, &str, bool); 5] = [
 pub fn HomePage() -> impl IntoView {
     view! {
         <section class="lesson">
-            <Markdown source=include_str!("../../content/home.md")/>
+            {crate::lesson!("home.md")}
         </section>
         <ol class="chapters" data-testid="chapters">
             {CHAPTERS.iter().map(|(n, title, what, ready)| {

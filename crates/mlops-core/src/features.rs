@@ -22,7 +22,8 @@ pub fn duration_minutes(table: &TripTable) -> Vec<Option<f64>> {
         .iter()
         .zip(dropoff)
         .map(|(p, d)| match (p, d) {
-            (Some(p), Some(d)) => Some((d - p) as f64 / 60_000_000.0),
+            // checked: a hostile file may hold i64::MIN and i64::MAX timestamps.
+            (Some(p), Some(d)) => d.checked_sub(*p).map(|micros| micros as f64 / 60_000_000.0),
             _ => None,
         })
         .collect()
@@ -286,6 +287,17 @@ pub fn trip_dicts(set: FeatureSet, trips: &PreparedTrips) -> Vec<Vec<(&'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ColumnData;
+
+    #[test]
+    fn extreme_timestamps_give_no_duration_instead_of_overflowing() {
+        let mut table = TripTable { n_rows: 2, ..TripTable::default() };
+        table.columns.insert(Field::PickupDatetime, ColumnData::Timestamp(vec![Some(i64::MIN), Some(0)]));
+        table
+            .columns
+            .insert(Field::DropoffDatetime, ColumnData::Timestamp(vec![Some(i64::MAX), Some(90_000_000)]));
+        assert_eq!(duration_minutes(&table), vec![None, Some(1.5)]);
+    }
 
     #[test]
     fn vectorizer_sorts_names_and_ignores_unseen_categories() {

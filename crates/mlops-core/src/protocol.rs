@@ -118,8 +118,10 @@ pub struct DatasetView {
     pub summaries: Vec<ColumnSummary>,
     pub head_columns: Vec<String>,
     pub head_rows: Vec<Vec<String>>,
-    /// Durations between −10 and 90 minutes; the filter keeps 1–60.
+    /// Durations between −10 and 90 minutes, before the filter…
     pub duration_histogram: Histogram,
+    /// …and of the rides the 1–60 minute filter keeps, on the same bins.
+    pub kept_duration_histogram: Histogram,
     pub share_outside_filter: f64,
 }
 
@@ -176,6 +178,12 @@ pub fn dataset_view(
         head_columns,
         head_rows,
         duration_histogram: Histogram::new(durations.iter().copied(), -10.0, 90.0, 50),
+        kept_duration_histogram: Histogram::new(
+            durations.iter().copied().filter(|d| filter.keeps(*d)),
+            -10.0,
+            90.0,
+            50,
+        ),
         share_outside_filter: if durations.is_empty() {
             0.0
         } else {
