@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
@@ -28,7 +29,10 @@ pub struct Site {
 
 /// Serves dist/ at http://127.0.0.1:PORT/course/ (a sub-path, as instructors host it).
 pub async fn start_site(data_dir: Option<&Path>) -> Site {
-    let dir = std::env::temp_dir().join(format!("mlops-lab-e2e-{}", std::process::id()));
+    // One folder per site: tests run in parallel in one process.
+    static SITES: AtomicUsize = AtomicUsize::new(0);
+    let n = SITES.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("mlops-lab-e2e-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let link = dir.join("course");
     let _ = std::fs::remove_file(&link);
