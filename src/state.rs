@@ -35,7 +35,6 @@ pub struct AppState {
     pub progress: RwSignal<Option<(String, f64)>>,
     pub error: RwSignal<Option<String>>,
     pub report: RwSignal<Option<Arc<TrainReport>>>,
-    pub last_run_id: RwSignal<Option<String>>,
     pub runs: RwSignal<Vec<Run>>,
     pub runs_loaded: RwSignal<bool>,
     pub storage_warning: RwSignal<Option<String>>,
@@ -75,7 +74,6 @@ impl AppState {
             progress: RwSignal::new(None),
             error: RwSignal::new(None),
             report: RwSignal::new(None),
-            last_run_id: RwSignal::new(None),
             runs: RwSignal::new(Vec::new()),
             runs_loaded: RwSignal::new(false),
             storage_warning: RwSignal::new(None),
@@ -147,6 +145,10 @@ impl AppState {
         }
     }
 
+    fn dataset_label(&self, slot: Slot) -> String {
+        self.dataset(slot).with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default())
+    }
+
     pub fn is_busy(&self) -> bool {
         self.pending.with(Option::is_some)
     }
@@ -186,7 +188,7 @@ impl AppState {
 
     /// Loads the simulated months into whichever slots are empty.
     pub fn load_defaults(&self) {
-        if self.is_busy() || self.train_data.with_untracked(Option::is_some) {
+        if self.pending.with_untracked(Option::is_some) || self.train_data.with_untracked(Option::is_some) {
             return;
         }
         self.defaults_requested.set(true);
@@ -203,11 +205,8 @@ impl AppState {
         self.error.set(None);
         self.pending.set(Some(Pending::Train { run_id: run_id.clone() }));
         self.progress.set(Some(("Opening a run".to_string(), 0.0)));
-        let describe = |slot: Signal<Option<Arc<DatasetView>>>| {
-            slot.with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default())
-        };
-        let train_label = describe(self.train_data.into());
-        let val_label = describe(self.val_data.into());
+        let train_label = self.dataset_label(Slot::Train);
+        let val_label = self.dataset_label(Slot::Validation);
         spawn_local(async move {
             if let Some(store) = state.store() {
                 let class = spec.params.kind.class_name();
@@ -266,7 +265,6 @@ impl AppState {
                 self.report.set(Some(report.clone()));
                 self.finish();
                 if let Some(run_id) = run_id {
-                    self.last_run_id.set(Some(run_id.clone()));
                     let state = *self;
                     spawn_local(async move { state.log_results(&run_id, &report).await });
                 }

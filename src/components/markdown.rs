@@ -138,20 +138,6 @@ pub fn Markdown(#[prop(into)] source: String) -> impl IntoView {
     render(parse(&source))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_html_stays_text_and_script_links_are_dropped() {
-        let nodes = parse("<script>alert(1)</script>\n\n[x](javascript:alert(1)) [ok](#/runs)");
-        let text = format!("{nodes:?}");
-        assert!(text.contains("Text(\"<script>alert(1)</script>"), "{text}");
-        assert!(!text.contains("Link(\"javascript"), "{text}");
-        assert!(text.contains("Link(\"#/runs\""), "{text}");
-    }
-}
-
 /// A lesson file. The copy built into the app shows at once; if the site serves
 /// `content/<path>` (Trunk copies `content/` into `dist/`), that text replaces it — so an
 /// instructor edits the lesson in `dist/content/` with no Rust toolchain.
@@ -180,4 +166,18 @@ macro_rules! lesson {
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/content/", $path)),
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_stays_text_and_script_links_are_dropped() {
+        let nodes = parse("<script>alert(1)</script>\n\n[x](javascript:alert(1)) [ok](#/runs)");
+        let text = format!("{nodes:?}");
+        assert!(text.contains("Text(\"<script>alert(1)</script>"), "{text}");
+        assert!(!text.contains("Link(\"javascript"), "{text}");
+        assert!(text.contains("Link(\"#/runs\""), "{text}");
+    }
 }

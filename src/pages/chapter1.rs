@@ -20,7 +20,8 @@ use crate::state::AppState;
 pub fn Chapter1Page() -> impl IntoView {
     let state = AppState::use_context();
     // The simulated months load by themselves, so the chapter works with no download.
-    Effect::new(move |_| state.load_defaults());
+    // (A one-off task after mounting, not an Effect: it writes signals.)
+    leptos::task::spawn_local(async move { state.load_defaults() });
     view! {
         <article class="lesson">
             {crate::lesson!("chapter1/intro.md")}
