@@ -28,9 +28,12 @@ fn main() -> ExitCode {
         filter: DurationFilter::default(),
     };
     let mut seconds = Vec::with_capacity(repeat);
+    // Per-stage seconds of each run: decode, then the stages train_and_evaluate reports.
+    let mut stages: Vec<Vec<(String, f64)>> = Vec::with_capacity(repeat);
     let mut rmse = f64::NAN;
     for _ in 0..repeat {
         let start = Instant::now();
+        let mut marks: Vec<(String, f64)> = Vec::new();
         let result = load_trips(train_bytes.clone().into(), &TRAINING_FIELDS)
             .and_then(|train| load_trips(val_bytes.clone().into(), &TRAINING_FIELDS).map(|val| (train, val)));
         let (train, val) = match result {
@@ -40,21 +43,55 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut |_, _| {}) {
+        let mut mark = |stage: mlops_core::training::Stage, fraction: f64| {
+            if fraction == 0.0 {
+                marks.push((format!("{stage:?}").to_lowercase(), start.elapsed().as_secs_f64()));
+            }
+        };
+        match train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut mark) {
             Ok(report) => rmse = report.val.rmse,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
         }
-        seconds.push(start.elapsed().as_secs_f64());
+        let total = start.elapsed().as_secs_f64();
+        seconds.push(total);
+        // Turn start marks into durations: each stage lasts until the next one starts.
+        let mut durations = Vec::new();
+        let mut previous = ("decode".to_string(), 0.0);
+        for (name, at) in marks.into_iter().chain([("end".to_string(), total)]) {
+            durations.push((previous.0.clone(), at - previous.1));
+            previous = (name, at);
+        }
+        stages.push(durations);
     }
+    let stage_medians: serde_json::Map<String, serde_json::Value> = stages
+        .first()
+        .map(|first| {
+            first
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    let mut values: Vec<f64> = stages.iter().filter_map(|s| s.get(i).map(|p| p.1)).collect();
+                    values.sort_by(f64::total_cmp);
+                    (name.clone(), serde_json::json!(values[values.len() / 2]))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut sorted = seconds.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     println!(
         "{}",
-        serde_json::json!({ "runner": "native", "seconds": seconds, "median_seconds": median, "val_rmse": rmse })
+        serde_json::json!({
+            "runner": "native",
+            "seconds": seconds,
+            "median_seconds": median,
+            "stage_median_seconds": stage_medians,
+            "val_rmse": rmse
+        })
     );
     ExitCode::SUCCESS
 }

@@ -4,8 +4,7 @@
 //! The one-hot `PU_DO` encoding of a month has ~13,000 columns; the dense matrix would
 //! take gigabytes, so everything downstream works on CSR/CSC only.
 
-use std::collections::HashMap;
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use sprs::{CsMat, TriMat};
 
@@ -149,6 +148,14 @@ pub enum FeatureSet {
 }
 
 impl FeatureSet {
+    /// Non-zeros of a ride whose categories were all seen in training.
+    pub fn features_per_ride(self) -> usize {
+        match self {
+            FeatureSet::PuDo => 2,
+            FeatureSet::PuAndDo => 3,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             FeatureSet::PuDo => "PU_DO + trip_distance",
@@ -186,37 +193,100 @@ pub fn ride_features(
 
 /// scikit-learn's `DictVectorizer`: `key=value` columns for strings, `key` for numbers,
 /// names sorted, categories unseen at fit time silently ignored at transform time.
+///
+/// Names are looked up through one reused buffer and an Fx hash map, so a month of
+/// rides costs no allocation per row beyond the dicts themselves: this step used to be
+/// the slowest of the pipeline.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DictVectorizer {
     pub feature_names: Vec<String>,
     #[serde(skip)]
-    vocabulary: HashMap<String, usize>,
+    vocabulary: FxHashMap<String, usize>,
 }
 
-fn feature_name(key: &str, value: &FeatureValue) -> String {
-    match value {
-        FeatureValue::Text(text) => format!("{key}={text}"),
-        FeatureValue::Number(_) => key.to_string(),
+/// Writes a feature's column name into `buffer` (cleared first).
+fn write_feature_name(buffer: &mut String, key: &str, value: &FeatureValue) {
+    buffer.clear();
+    buffer.push_str(key);
+    if let FeatureValue::Text(text) = value {
+        buffer.push('=');
+        buffer.push_str(text);
+    }
+}
+
+/// Rows a [`DictVectorizer`] can read: feature dicts, or prepared trips read directly
+/// (which skips building a dict per ride — the difference is most of this step's time).
+pub trait FeatureRows {
+    fn n_rows(&self) -> usize;
+    /// Calls `visit(column name, value)` for each feature of row `i`, writing names into
+    /// `buffer` so that no name is allocated.
+    fn visit_row(&self, i: usize, buffer: &mut String, visit: &mut dyn FnMut(&str, f64));
+}
+
+impl FeatureRows for [Vec<(&'static str, FeatureValue)>] {
+    fn n_rows(&self) -> usize {
+        self.len()
+    }
+
+    fn visit_row(&self, i: usize, buffer: &mut String, visit: &mut dyn FnMut(&str, f64)) {
+        for (key, value) in &self[i] {
+            write_feature_name(buffer, key, value);
+            visit(buffer, if let FeatureValue::Number(x) = value { *x } else { 1.0 });
+        }
+    }
+}
+
+/// Prepared trips seen through a feature set: the same names [`ride_features`] gives.
+pub struct TripFeatures<'a> {
+    pub set: FeatureSet,
+    pub trips: &'a PreparedTrips,
+}
+
+impl FeatureRows for TripFeatures<'_> {
+    fn n_rows(&self) -> usize {
+        self.trips.len()
+    }
+
+    fn visit_row(&self, i: usize, buffer: &mut String, visit: &mut dyn FnMut(&str, f64)) {
+        // itoa rather than `write!`: formatting two IDs per ride was a visible cost.
+        let mut digits = itoa::Buffer::new();
+        let (pu, dol) = (self.trips.pu_location[i], self.trips.do_location[i]);
+        buffer.clear();
+        match self.set {
+            FeatureSet::PuDo => {
+                buffer.push_str("PU_DO=");
+                buffer.push_str(digits.format(pu));
+                buffer.push('_');
+                buffer.push_str(digits.format(dol));
+                visit(buffer, 1.0);
+            }
+            FeatureSet::PuAndDo => {
+                buffer.push_str("PULocationID=");
+                buffer.push_str(digits.format(pu));
+                visit(buffer, 1.0);
+                buffer.clear();
+                buffer.push_str("DOLocationID=");
+                buffer.push_str(digits.format(dol));
+                visit(buffer, 1.0);
+            }
+        }
+        visit("trip_distance", self.trips.trip_distance[i]);
     }
 }
 
 impl DictVectorizer {
-    /// Learns the sorted feature names from training dicts.
-    pub fn fit<'a, I>(rows: I) -> Self
-    where
-        I: IntoIterator<Item = &'a [(&'static str, FeatureValue)]>,
-    {
-        let mut names: Vec<String> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for row in rows {
-            for (key, value) in row {
-                let name = feature_name(key, value);
-                if !seen.contains(&name) {
-                    seen.insert(name.clone());
-                    names.push(name);
+    /// Learns the sorted feature names from training rows.
+    pub fn fit<R: FeatureRows + ?Sized>(rows: &R) -> Self {
+        let mut seen: FxHashSet<String> = FxHashSet::default();
+        let mut buffer = String::new();
+        for i in 0..rows.n_rows() {
+            rows.visit_row(i, &mut buffer, &mut |name, _| {
+                if !seen.contains(name) {
+                    seen.insert(name.to_string());
                 }
-            }
+            });
         }
+        let mut names: Vec<String> = seen.into_iter().collect();
         names.sort_unstable();
         Self::from_feature_names(names)
     }
@@ -238,40 +308,44 @@ impl DictVectorizer {
         self.vocabulary.get(name).copied()
     }
 
-    /// The sparse entries of one dict: (column, value), unseen names skipped.
-    /// Explicit zeros are kept, as scikit-learn keeps them (they count as non-zeros).
+    /// Appends row `i`'s sparse entries (column, value), sorted by column, unseen names
+    /// skipped. Explicit zeros are kept, as scikit-learn keeps them (they count as non-zeros).
+    fn push_entries<R: FeatureRows + ?Sized>(
+        &self,
+        rows: &R,
+        i: usize,
+        buffer: &mut String,
+        entries: &mut Vec<(usize, f64)>,
+    ) {
+        let first = entries.len();
+        rows.visit_row(i, buffer, &mut |name, value| {
+            if let Some(index) = self.index_of(name) {
+                entries.push((index, value));
+            }
+        });
+        entries[first..].sort_unstable_by_key(|(i, _)| *i);
+    }
+
+    /// The sparse entries of one dict, e.g. a ride sent for prediction.
     pub fn transform_one(&self, row: &[(&'static str, FeatureValue)]) -> Vec<(usize, f64)> {
-        let mut entries: Vec<(usize, f64)> = row
-            .iter()
-            .filter_map(|(key, value)| {
-                let index = self.index_of(&feature_name(key, value))?;
-                let number = match value {
-                    FeatureValue::Text(_) => 1.0,
-                    FeatureValue::Number(x) => *x,
-                };
-                Some((index, number))
-            })
-            .collect();
-        entries.sort_unstable_by_key(|(i, _)| *i);
+        let rows = [row.to_vec()];
+        let mut entries = Vec::with_capacity(row.len());
+        self.push_entries(&rows[..], 0, &mut String::new(), &mut entries);
         entries
     }
 
-    /// Builds the CSR matrix of many dicts.
-    pub fn transform<'a, I>(&self, rows: I) -> CsMat<f64>
-    where
-        I: IntoIterator<Item = &'a [(&'static str, FeatureValue)]>,
-    {
-        let mut indptr = vec![0usize];
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        for row in rows {
-            for (index, value) in self.transform_one(row) {
-                indices.push(index);
-                data.push(value);
-            }
-            indptr.push(indices.len());
+    /// Builds the CSR matrix of many rows.
+    pub fn transform<R: FeatureRows + ?Sized>(&self, rows: &R) -> CsMat<f64> {
+        let n_rows = rows.n_rows();
+        let mut indptr = Vec::with_capacity(n_rows + 1);
+        indptr.push(0usize);
+        let mut entries: Vec<(usize, f64)> = Vec::with_capacity(n_rows * 3);
+        let mut buffer = String::new();
+        for i in 0..n_rows {
+            self.push_entries(rows, i, &mut buffer, &mut entries);
+            indptr.push(entries.len());
         }
-        let n_rows = indptr.len() - 1;
+        let (indices, data): (Vec<usize>, Vec<f64>) = entries.into_iter().unzip();
         CsMat::try_new((n_rows, self.n_features()), indptr, indices, data)
             .unwrap_or_else(|_| TriMat::new((n_rows, self.n_features())).to_csr())
     }
@@ -290,6 +364,24 @@ mod tests {
     use crate::data::ColumnData;
 
     #[test]
+    fn trips_read_directly_give_the_same_matrix_as_their_dicts() {
+        let trips = PreparedTrips {
+            pu_location: vec![130, 7, 130],
+            do_location: vec![205, 7, 12],
+            trip_distance: vec![2.5, 0.0, 1.0],
+            duration_minutes: vec![10.0, 3.0, 4.0],
+            ..PreparedTrips::default()
+        };
+        for set in [FeatureSet::PuDo, FeatureSet::PuAndDo] {
+            let dicts = trip_dicts(set, &trips);
+            let direct = TripFeatures { set, trips: &trips };
+            let vectorizer = DictVectorizer::fit(&direct);
+            assert_eq!(vectorizer, DictVectorizer::fit(&dicts[..]));
+            assert_eq!(vectorizer.transform(&direct), vectorizer.transform(&dicts[..]));
+        }
+    }
+
+    #[test]
     fn extreme_timestamps_give_no_duration_instead_of_overflowing() {
         let mut table = TripTable { n_rows: 2, ..TripTable::default() };
         table.columns.insert(Field::PickupDatetime, ColumnData::Timestamp(vec![Some(i64::MIN), Some(0)]));
@@ -303,9 +395,9 @@ mod tests {
     fn vectorizer_sorts_names_and_ignores_unseen_categories() {
         let train =
             [ride_features(FeatureSet::PuDo, 130, 205, 2.5), ride_features(FeatureSet::PuDo, 7, 7, 0.0)];
-        let vectorizer = DictVectorizer::fit(train.iter().map(Vec::as_slice));
+        let vectorizer = DictVectorizer::fit(&train[..]);
         assert_eq!(vectorizer.feature_names, vec!["PU_DO=130_205", "PU_DO=7_7", "trip_distance"]);
-        let matrix = vectorizer.transform(train.iter().map(Vec::as_slice));
+        let matrix = vectorizer.transform(&train[..]);
         assert_eq!(matrix.nnz(), 4, "explicit zero distances count, as in scikit-learn");
         let unseen = ride_features(FeatureSet::PuDo, 1, 2, 3.0);
         assert_eq!(vectorizer.transform_one(&unseen), vec![(2, 3.0)]);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::TripTable;
 use crate::features::{
-    prepare_trips, trip_dicts, DictVectorizer, DurationFilter, FeatureError, FeatureSet, PreparedTrips,
+    prepare_trips, DictVectorizer, DurationFilter, FeatureError, FeatureSet, PreparedTrips, TripFeatures,
 };
 use crate::metrics::{regression_metrics, RegressionMetrics};
 use crate::models::{fit, FitError, LinearModel, ModelParams, ParamError};
@@ -76,12 +76,11 @@ pub fn train_and_evaluate(
     let val_trips = prepare_trips(val, spec.filter).map_err(TrainError::ValData)?;
 
     progress(Stage::Vectorizing, 0.0);
-    let train_dicts = trip_dicts(spec.feature_set, &train_trips);
-    let vectorizer = DictVectorizer::fit(train_dicts.iter().map(Vec::as_slice));
-    let x_train = vectorizer.transform(train_dicts.iter().map(Vec::as_slice));
-    let val_dicts = trip_dicts(spec.feature_set, &val_trips);
-    let x_val = vectorizer.transform(val_dicts.iter().map(Vec::as_slice));
-    let expected_per_row = val_dicts.first().map_or(0, Vec::len);
+    let train_rows = TripFeatures { set: spec.feature_set, trips: &train_trips };
+    let vectorizer = DictVectorizer::fit(&train_rows);
+    let x_train = vectorizer.transform(&train_rows);
+    let x_val = vectorizer.transform(&TripFeatures { set: spec.feature_set, trips: &val_trips });
+    let expected_per_row = spec.feature_set.features_per_ride();
     let val_unseen_rows = (0..x_val.rows())
         .filter(|&r| x_val.outer_view(r).map_or(0, |row| row.nnz()) < expected_per_row)
         .count();

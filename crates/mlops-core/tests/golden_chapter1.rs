@@ -40,8 +40,8 @@ fn rows_and_sparse_shape_match_pandas_and_dictvectorizer() {
     assert_eq!(train.len(), 73_908);
     assert_eq!(val.len(), 61_921);
     let dicts = trip_dicts(FeatureSet::PuDo, &train);
-    let vectorizer = DictVectorizer::fit(dicts.iter().map(Vec::as_slice));
-    let x = vectorizer.transform(dicts.iter().map(Vec::as_slice));
+    let vectorizer = DictVectorizer::fit(&dicts[..]);
+    let x = vectorizer.transform(&dicts[..]);
     assert_eq!(x.shape(), (73_908, 13_221));
     assert_eq!(x.nnz(), 147_816);
 }

@@ -42,8 +42,8 @@ fn training_without_the_filter_scores_worse_on_ordinary_rides() {
     let score = |filter: DurationFilter| {
         let train = prepare_trips(&jan, filter).expect("train");
         let dicts = trip_dicts(FeatureSet::PuDo, &train);
-        let vectorizer = DictVectorizer::fit(dicts.iter().map(Vec::as_slice));
-        let x = vectorizer.transform(dicts.iter().map(Vec::as_slice));
+        let vectorizer = DictVectorizer::fit(&dicts[..]);
+        let x = vectorizer.transform(&dicts[..]);
         let params = ModelParams::new(ModelKind::LinearRegression).check().expect("params");
         let model = fit(
             &params,
@@ -55,7 +55,7 @@ fn training_without_the_filter_scores_worse_on_ordinary_rides() {
         )
         .expect("fit");
         let val_dicts = trip_dicts(FeatureSet::PuDo, &val);
-        let predicted = model.predict(&vectorizer.transform(val_dicts.iter().map(Vec::as_slice)));
+        let predicted = model.predict(&vectorizer.transform(&val_dicts[..]));
         regression_metrics(&predicted, &val.duration_minutes).rmse
     };
     let (filtered, unfiltered) = (score(DurationFilter::default()), score(everything));
