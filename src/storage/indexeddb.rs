@@ -10,7 +10,7 @@ use mlops_core::tracking::{
     add_artifact_name, apply_batch, sort_newest_first, terminate, NewRun, Run, RunStatus, StoreError,
     TrackingStore,
 };
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{ObjectStore, Rexie, Store, TransactionMode};
 use wasm_bindgen::JsValue;
 
 pub const DATABASE_NAME: &str = "mlops-lab";
@@ -42,6 +42,15 @@ fn encode_run(run: &Run) -> Result<JsValue, StoreError> {
     serde_json::to_string(run).map(|s| JsValue::from_str(&s)).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Reads a run inside an open transaction. Callers return early on an error before any
+/// write, so the transaction then commits nothing.
+async fn read_run(runs: &Store, run_id: &str) -> Result<Run, StoreError> {
+    match runs.get(JsValue::from_str(run_id)).await.map_err(backend)? {
+        Some(value) => decode_run(&value),
+        None => Err(StoreError::RunNotFound(run_id.to_string())),
+    }
+}
+
 impl IdbStore {
     pub async fn open(name: &str) -> Result<Self, StoreError> {
         let mut builder = Rexie::builder(name).version(MIGRATIONS.len() as u32);
@@ -67,18 +76,9 @@ impl IdbStore {
     ) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(backend)?;
         let store = tx.store(RUNS).map_err(backend)?;
-        let key = JsValue::from_str(run_id);
-        let value = store.get(key.clone()).await.map_err(backend)?;
-        let Some(value) = value else {
-            let _ = tx.abort().await;
-            return Err(StoreError::RunNotFound(run_id.to_string()));
-        };
-        let mut run = decode_run(&value)?;
-        if let Err(e) = change(&mut run) {
-            let _ = tx.abort().await;
-            return Err(e);
-        }
-        store.put(&encode_run(&run)?, Some(&key)).await.map_err(backend)?;
+        let mut run = read_run(&store, run_id).await?;
+        change(&mut run)?;
+        store.put(&encode_run(&run)?, Some(&JsValue::from_str(run_id))).await.map_err(backend)?;
         tx.done().await.map_err(backend)?;
         Ok(())
     }
@@ -90,7 +90,6 @@ impl TrackingStore for IdbStore {
         let store = tx.store(RUNS).map_err(backend)?;
         let key = JsValue::from_str(&new.run_id);
         if store.get(key.clone()).await.map_err(backend)?.is_some() {
-            let _ = tx.abort().await;
             return Err(StoreError::DuplicateRun(new.run_id));
         }
         let run = Run::open(new);
@@ -101,9 +100,7 @@ impl TrackingStore for IdbStore {
 
     async fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
         let tx = self.db.transaction(&[RUNS], TransactionMode::ReadOnly).map_err(backend)?;
-        let store = tx.store(RUNS).map_err(backend)?;
-        let value = store.get(JsValue::from_str(run_id)).await.map_err(backend)?;
-        value.as_ref().map(decode_run).unwrap_or_else(|| Err(StoreError::RunNotFound(run_id.to_string())))
+        read_run(&tx.store(RUNS).map_err(backend)?, run_id).await
     }
 
     async fn list_runs(&self) -> Result<Vec<Run>, StoreError> {
@@ -129,17 +126,9 @@ impl TrackingStore for IdbStore {
         // The name on the run and the contents are written in the same transaction.
         let tx = self.db.transaction(&[RUNS, ARTIFACTS], TransactionMode::ReadWrite).map_err(backend)?;
         let runs = tx.store(RUNS).map_err(backend)?;
-        let key = JsValue::from_str(run_id);
-        let Some(value) = runs.get(key.clone()).await.map_err(backend)? else {
-            let _ = tx.abort().await;
-            return Err(StoreError::RunNotFound(run_id.to_string()));
-        };
-        let mut run = decode_run(&value)?;
-        if let Err(e) = add_artifact_name(&mut run, name) {
-            let _ = tx.abort().await;
-            return Err(e);
-        }
-        runs.put(&encode_run(&run)?, Some(&key)).await.map_err(backend)?;
+        let mut run = read_run(&runs, run_id).await?;
+        add_artifact_name(&mut run, name)?;
+        runs.put(&encode_run(&run)?, Some(&JsValue::from_str(run_id))).await.map_err(backend)?;
         let artifacts = tx.store(ARTIFACTS).map_err(backend)?;
         artifacts
             .put(&JsValue::from_str(contents), Some(&artifact_key(run_id, name)))
@@ -163,17 +152,12 @@ impl TrackingStore for IdbStore {
     async fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[RUNS, ARTIFACTS], TransactionMode::ReadWrite).map_err(backend)?;
         let runs = tx.store(RUNS).map_err(backend)?;
-        let key = JsValue::from_str(run_id);
-        let Some(value) = runs.get(key.clone()).await.map_err(backend)? else {
-            let _ = tx.abort().await;
-            return Err(StoreError::RunNotFound(run_id.to_string()));
-        };
-        let run = decode_run(&value)?;
+        let run = read_run(&runs, run_id).await?;
         let artifacts = tx.store(ARTIFACTS).map_err(backend)?;
         for name in &run.artifacts {
             artifacts.delete(artifact_key(run_id, name)).await.map_err(backend)?;
         }
-        runs.delete(key).await.map_err(backend)?;
+        runs.delete(JsValue::from_str(run_id)).await.map_err(backend)?;
         tx.done().await.map_err(backend)?;
         Ok(())
     }
