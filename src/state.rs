@@ -221,8 +221,8 @@ impl AppState {
                     ("features".to_string(), spec.feature_set.label().to_string()),
                     ("duration_min".to_string(), spec.filter.min_minutes.to_string()),
                     ("duration_max".to_string(), spec.filter.max_minutes.to_string()),
-                    ("train_data".to_string(), train_label),
-                    ("val_data".to_string(), val_label),
+                    ("train_data".to_string(), train_label.clone()),
+                    ("val_data".to_string(), val_label.clone()),
                 ];
                 if spec.params.kind.uses_alpha() {
                     params.push(("alpha".to_string(), spec.params.alpha.to_string()));
@@ -230,6 +230,8 @@ impl AppState {
                 let tags = vec![
                     ("mlflow.source.name".to_string(), "MLOps Lab · Chapter 1".to_string()),
                     ("estimator_class".to_string(), class.to_string()),
+                    ("data.train".to_string(), train_label),
+                    ("data.validation".to_string(), val_label),
                 ];
                 let opened = match store.create_run(new).await {
                     Ok(_) => store.log_batch(&run_id, &params, &[], &tags).await,
