@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mlops_core::data::load_trips;
-use mlops_core::features::{DurationFilter, FeatureSet, TRAINING_FIELDS};
-use mlops_core::models::{ModelKind, ModelParams};
+use mlops_core::features::TRAINING_FIELDS;
 use mlops_core::training::{train_and_evaluate, TrainSpec};
 
 fn read(name: &str) -> Option<bytes::Bytes> {
@@ -21,11 +20,7 @@ fn chapter1(c: &mut Criterion) {
         eprintln!("SKIPPED: ../shared/data is not available");
         return;
     };
-    let spec = TrainSpec {
-        params: ModelParams::new(ModelKind::LinearRegression),
-        feature_set: FeatureSet::PuDo,
-        filter: DurationFilter::default(),
-    };
+    let spec = TrainSpec::course_baseline();
     let mut group = c.benchmark_group("chapter1");
     group.sample_size(10);
     group.bench_function("decode_jan_feb", |b| {

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlops_core::data::load_trips;
-use mlops_core::features::{DurationFilter, FeatureSet, TRAINING_FIELDS};
-use mlops_core::models::{ModelKind, ModelParams};
+use mlops_core::features::TRAINING_FIELDS;
 use mlops_core::training::{train_and_evaluate, TrainSpec};
 
 fn main() -> ExitCode {
@@ -22,11 +21,7 @@ fn main() -> ExitCode {
         eprintln!("error: cannot read {train_path} or {val_path}");
         return ExitCode::from(2);
     };
-    let spec = TrainSpec {
-        params: ModelParams::new(ModelKind::LinearRegression),
-        feature_set: FeatureSet::PuDo,
-        filter: DurationFilter::default(),
-    };
+    let spec = TrainSpec::course_baseline();
     let mut seconds = Vec::with_capacity(repeat);
     // Per-stage seconds of each run: decode, then the stages train_and_evaluate reports.
     let mut stages: Vec<Vec<(String, f64)>> = Vec::with_capacity(repeat);

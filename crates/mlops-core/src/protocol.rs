@@ -82,13 +82,8 @@ pub fn run_bench(
     now_seconds: &dyn Fn() -> f64,
 ) -> Result<BenchReport, String> {
     use crate::features::TRAINING_FIELDS;
-    use crate::models::{ModelKind, ModelParams};
     use crate::training::train_and_evaluate;
-    let spec = TrainSpec {
-        params: ModelParams::new(ModelKind::LinearRegression),
-        feature_set: crate::features::FeatureSet::PuDo,
-        filter: DurationFilter::default(),
-    };
+    let spec = TrainSpec::course_baseline();
     let mut seconds = Vec::new();
     let mut val_rmse = f64::NAN;
     for _ in 0..repeat.max(1) {

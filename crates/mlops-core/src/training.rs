@@ -20,6 +20,18 @@ pub struct TrainSpec {
     pub filter: DurationFilter,
 }
 
+impl TrainSpec {
+    /// The course's first model: LinearRegression on `PU_DO` + `trip_distance`, rides of
+    /// 1–60 minutes. The benchmark and the cross-checks all use it.
+    pub fn course_baseline() -> Self {
+        Self {
+            params: ModelParams::new(crate::models::ModelKind::LinearRegression),
+            feature_set: FeatureSet::PuDo,
+            filter: DurationFilter::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum TrainError {

@@ -11,7 +11,7 @@ use mlops_core::features::{
     prepare_trips, trip_dicts, DictVectorizer, DurationFilter, FeatureSet, TRAINING_FIELDS,
 };
 use mlops_core::models::{ModelKind, ModelParams};
-use mlops_core::training::{train_and_evaluate, TrainSpec};
+use mlops_core::training::{train_and_evaluate, TrainReport, TrainSpec};
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -24,8 +24,19 @@ fn months() -> Option<(TripTable, TripTable)> {
     ))
 }
 
-fn spec(kind: ModelKind, alpha: f64, feature_set: FeatureSet) -> TrainSpec {
-    TrainSpec { params: ModelParams::new(kind).alpha(alpha), feature_set, filter: DurationFilter::default() }
+fn train(
+    kind: ModelKind,
+    alpha: f64,
+    feature_set: FeatureSet,
+    train: &TripTable,
+    val: &TripTable,
+) -> TrainReport {
+    let spec = TrainSpec {
+        params: ModelParams::new(kind).alpha(alpha),
+        feature_set,
+        filter: DurationFilter::default(),
+    };
+    train_and_evaluate(&spec, train, val, &|| 0.0, &mut |_, _| {}).expect("train")
 }
 
 fn assert_close(what: &str, got: f64, expected: f64) {
@@ -49,14 +60,7 @@ fn rows_and_sparse_shape_match_pandas_and_dictvectorizer() {
 #[test]
 fn linear_regression_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(
-        &spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuDo),
-        &jan,
-        &feb,
-        &|| 0.0,
-        &mut |_, _| {},
-    )
-    .expect("train");
+    let r = train(ModelKind::LinearRegression, 0.0, FeatureSet::PuDo, &jan, &feb);
     assert_close("train RMSE", r.train.rmse, 5.699564);
     assert_close("val RMSE", r.val.rmse, 7.758715);
 }
@@ -64,14 +68,7 @@ fn linear_regression_matches_scikit_learn() {
 #[test]
 fn ridge_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(
-        &spec(ModelKind::Ridge, 1.0, FeatureSet::PuDo),
-        &jan,
-        &feb,
-        &|| 0.0,
-        &mut |_, _| {},
-    )
-    .expect("train");
+    let r = train(ModelKind::Ridge, 1.0, FeatureSet::PuDo, &jan, &feb);
     assert_close("train RMSE", r.train.rmse, 5.645811);
     assert_close("val RMSE", r.val.rmse, 7.703735);
 }
@@ -79,14 +76,7 @@ fn ridge_matches_scikit_learn() {
 #[test]
 fn lasso_matches_scikit_learn() {
     let Some((jan, feb)) = months() else { return };
-    let r = train_and_evaluate(
-        &spec(ModelKind::Lasso, 0.01, FeatureSet::PuDo),
-        &jan,
-        &feb,
-        &|| 0.0,
-        &mut |_, _| {},
-    )
-    .expect("train");
+    let r = train(ModelKind::Lasso, 0.01, FeatureSet::PuDo, &jan, &feb);
     assert_close("train RMSE", r.train.rmse, 10.550479);
     assert_close("val RMSE", r.val.rmse, 11.167276);
 }
@@ -94,14 +84,7 @@ fn lasso_matches_scikit_learn() {
 #[test]
 fn separate_pu_and_do_match_scikit_learn() {
     let Some((jan, _)) = months() else { return };
-    let r = train_and_evaluate(
-        &spec(ModelKind::LinearRegression, 0.0, FeatureSet::PuAndDo),
-        &jan,
-        &jan,
-        &|| 0.0,
-        &mut |_, _| {},
-    )
-    .expect("train");
+    let r = train(ModelKind::LinearRegression, 0.0, FeatureSet::PuAndDo, &jan, &jan);
     assert_eq!(r.n_features, 507);
     assert_close("train RMSE", r.train.rmse, 9.838800);
 }

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use arrow_array::{Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field as ArrowField, Schema, TimeUnit};
 use mlops_core::data::{load_trips, Field};
-use mlops_core::features::{DurationFilter, FeatureSet, TRAINING_FIELDS};
-use mlops_core::models::{ModelKind, ModelParams};
+use mlops_core::features::TRAINING_FIELDS;
 use mlops_core::simulate::{simulate_month_parquet, CityParams};
 use mlops_core::training::{train_and_evaluate, TrainSpec};
 use parquet::arrow::ArrowWriter;
@@ -76,11 +75,7 @@ fn simulated_months_train_in_wasm() {
         simulate_month_parquet(&CityParams { trips: 5_000, month: 2, ..Default::default() }).expect("feb");
     let train = load_trips(jan.into(), &TRAINING_FIELDS).expect("load");
     let val = load_trips(feb.into(), &TRAINING_FIELDS).expect("load");
-    let spec = TrainSpec {
-        params: ModelParams::new(ModelKind::LinearRegression),
-        feature_set: FeatureSet::PuDo,
-        filter: DurationFilter::default(),
-    };
+    let spec = TrainSpec::course_baseline();
     let report = train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut |_, _| {}).expect("train");
     assert!(report.val.rmse.is_finite() && report.val.rmse > 1.0, "{}", report.val.rmse);
 }
@@ -106,11 +101,7 @@ mod real_files {
     fn chapter_one_in_wasm_matches_scikit_learn() {
         let train = load_trips(JAN.into(), &TRAINING_FIELDS).expect("jan");
         let val = load_trips(FEB.into(), &TRAINING_FIELDS).expect("feb");
-        let spec = TrainSpec {
-            params: ModelParams::new(ModelKind::LinearRegression),
-            feature_set: FeatureSet::PuDo,
-            filter: DurationFilter::default(),
-        };
+        let spec = TrainSpec::course_baseline();
         let report = train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut |_, _| {}).expect("train");
         // scikit-learn 1.9.1: validation RMSE 7.758715 (see tests/golden_chapter1.rs).
         assert!((report.val.rmse - 7.758715).abs() < 1e-4, "{}", report.val.rmse);
