@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use mlops_core::data::load_trips;
 use mlops_core::features::TRAINING_FIELDS;
+use mlops_core::summary::median;
 use mlops_core::training::{train_and_evaluate, TrainSpec};
 
 fn main() -> ExitCode {
@@ -68,22 +69,19 @@ fn main() -> ExitCode {
                 .iter()
                 .enumerate()
                 .map(|(i, (name, _))| {
-                    let mut values: Vec<f64> = stages.iter().filter_map(|s| s.get(i).map(|p| p.1)).collect();
-                    values.sort_by(f64::total_cmp);
-                    (name.clone(), serde_json::json!(values[values.len() / 2]))
+                    let values: Vec<f64> = stages.iter().filter_map(|s| s.get(i).map(|p| p.1)).collect();
+                    (name.clone(), serde_json::json!(median(&values)))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
+    let median_seconds = median(&seconds);
     println!(
         "{}",
         serde_json::json!({
             "runner": "native",
             "seconds": seconds,
-            "median_seconds": median,
+            "median_seconds": median_seconds,
             "stage_median_seconds": stage_medians,
             "val_rmse": rmse
         })

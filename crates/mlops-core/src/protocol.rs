@@ -96,9 +96,7 @@ pub fn run_bench(
         val_rmse = report.val.rmse;
         seconds.push(now_seconds() - start);
     }
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median_seconds = sorted[sorted.len() / 2];
+    let median_seconds = crate::summary::median(&seconds);
     Ok(BenchReport { seconds, median_seconds, val_rmse, memory_bytes: 0 })
 }
 

@@ -30,6 +30,13 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
 }
 
+/// Median of unsorted values (interpolated for an even count); NaN when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile(&sorted, 0.5)
+}
+
 /// Summary of non-null values (sample standard deviation, as pandas' `describe`).
 pub fn summarize_values(name: &str, values: impl Iterator<Item = Option<f64>>) -> ColumnSummary {
     let mut present = Vec::new();
@@ -174,6 +181,8 @@ mod tests {
         let v = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(quantile(&v, 0.5), 2.5);
         assert_eq!(quantile(&v, 0.25), 1.75);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert!(median(&[]).is_nan());
     }
 
     #[test]
