@@ -26,8 +26,9 @@ async fn file_bytes(file: web_sys::File) -> Result<Source, String> {
     Ok(Source::File { name, bytes: js_sys::Uint8Array::new(&buffer).to_vec() })
 }
 
-async fn url_bytes(url: String) -> Result<Source, String> {
-    let response = gloo_net::http::Request::get(&url).send().await.map_err(|e| {
+/// Downloads a file's bytes, with a message a learner can act on when it fails.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = gloo_net::http::Request::get(url).send().await.map_err(|e| {
         format!("{url}: could not download ({e}); the server must allow this page to read it (CORS)")
     })?;
     if !response.ok() {
@@ -37,9 +38,20 @@ async fn url_bytes(url: String) -> Result<Source, String> {
             response.status_text()
         ));
     }
-    let bytes = response.binary().await.map_err(|e| format!("{url}: download failed: {e}"))?;
-    let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-    Ok(Source::File { name, bytes })
+    response.binary().await.map_err(|e| format!("{url}: download failed: {e}"))
+}
+
+/// Downloads a month from a URL into a slot, or shows why it could not.
+fn load_url(state: AppState, slot: Slot, url: String) {
+    spawn_local(async move {
+        match fetch_bytes(&url).await {
+            Ok(bytes) => {
+                let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                state.load(slot, vec![Source::File { name, bytes }]);
+            }
+            Err(e) => state.error.set(Some(e)),
+        }
+    });
 }
 
 fn load_files(state: AppState, slot: Slot, files: Option<web_sys::FileList>) {
@@ -87,18 +99,13 @@ pub fn DatasetPanel(month_slot: Slot) -> impl IntoView {
         let params = CityParams { month: month.get(), seed: seed.get(), ..CityParams::default() };
         state.load(slot, vec![Source::Simulated(params)]);
     };
-    let load_url = move |_| {
+    let load_typed_url = move |_| {
         let target = url.get().trim().to_string();
         if target.is_empty() {
             state.error.set(Some("Type the address of a .parquet file first".to_string()));
             return;
         }
-        spawn_local(async move {
-            match url_bytes(target).await {
-                Ok(source) => state.load(slot, vec![source]),
-                Err(e) => state.error.set(Some(e)),
-            }
-        });
+        load_url(state, slot, target);
     };
 
     view! {
@@ -135,7 +142,7 @@ pub fn DatasetPanel(month_slot: Slot) -> impl IntoView {
                     <legend>"From a URL"</legend>
                     <input type="url" placeholder="https://…/green_tripdata_2021-01.parquet" prop:value=move || url.get()
                         on:input=move |ev| url.set(event_target_value(&ev))/>
-                    <button on:click=load_url disabled=busy>"Download"</button>
+                    <button on:click=load_typed_url disabled=busy>"Download"</button>
                 </fieldset>
                 <Suspense fallback=|| ()>
                     {move || catalog.get().flatten().map(|parsed| match parsed {
@@ -144,15 +151,9 @@ pub fn DatasetPanel(month_slot: Slot) -> impl IntoView {
                                 <legend>"Provided by your instructor"</legend>
                                 {catalog.files.into_iter().map(|entry| {
                                     let target = Catalog::url_of(&entry);
-                                    view! { <button disabled=busy on:click=move |_| {
-                                        let target = target.clone();
-                                        spawn_local(async move {
-                                            match url_bytes(target).await {
-                                                Ok(source) => state.load(slot, vec![source]),
-                                                Err(e) => state.error.set(Some(e)),
-                                            }
-                                        });
-                                    }>{entry.label}</button> }
+                                    view! { <button disabled=busy on:click=move |_| load_url(state, slot, target.clone())>
+                                        {entry.label}
+                                    </button> }
                                 }).collect_view()}
                             </fieldset>
                         }.into_any(),

@@ -4,16 +4,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::components::data_panel::fetch_bytes;
 use crate::routes::{current_hash, hash_query};
 use crate::state::AppState;
-
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let response = gloo_net::http::Request::get(url).send().await.map_err(|e| format!("{url}: {e}"))?;
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    response.binary().await.map_err(|e| format!("{url}: {e}"))
-}
 
 #[component]
 pub fn BenchPage() -> impl IntoView {
