@@ -6,6 +6,7 @@ pub mod pages;
 pub mod routes;
 pub mod state;
 pub mod storage;
+pub mod tracking_state;
 pub mod worker;
 
 use leptos::prelude::*;
@@ -55,24 +56,34 @@ fn install_panic_screen() {
 pub fn App() -> impl IntoView {
     let state = state::AppState::new();
     provide_context(state);
+    provide_context(state.tracking);
     let route = use_route();
     view! {
         <header class="top">
             <a class="brand" href=Route::Home.path()>"MLOps Lab"</a>
             <nav>
                 <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
+                <a href=Route::Chapter2.path() data-testid="nav-chapter-2">"2 · Tracking"</a>
                 <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
+                <a href=Route::Models.path() data-testid="nav-models">"Models"</a>
+                <a href=Route::Settings.path() data-testid="nav-settings">"Settings"</a>
             </nav>
             <components::progress::WorkerStatus/>
         </header>
-        <Show when=move || state.storage_warning.get().is_some()>
-            <p class="warning" data-testid="storage-warning">{move || state.storage_warning.get().unwrap_or_default()}</p>
+        <Show when=move || state.tracking.warning.get().is_some()>
+            <p class="warning" data-testid="storage-warning">{move || state.tracking.warning.get().unwrap_or_default()}</p>
         </Show>
         <main>
             {move || match route.get() {
                 Route::Home => pages::home::HomePage().into_any(),
                 Route::Chapter1 => pages::chapter1::Chapter1Page().into_any(),
+                Route::Chapter2 => pages::chapter2::Chapter2Page().into_any(),
                 Route::Runs => pages::runs::RunsPage().into_any(),
+                Route::Run(run_id) => view! { <pages::run::RunPage run_id/> }.into_any(),
+                Route::Compare => pages::compare::ComparePage().into_any(),
+                Route::Models => pages::models::ModelsPage().into_any(),
+                Route::Model(name) => view! { <pages::model::ModelPage name/> }.into_any(),
+                Route::Settings => pages::settings::SettingsPage().into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {

@@ -6,11 +6,23 @@
 
 use leptos::prelude::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Home,
     Chapter1,
+    Chapter2,
+    /// The runs table (experiments sidebar, filter, columns).
     Runs,
+    /// One run's page, by run id.
+    Run(String),
+    /// `#/compare?runs=ID,ID,...`.
+    Compare,
+    /// The model registry.
+    Models,
+    /// One registered model, by name.
+    Model(String),
+    /// Learner name and the remote MLflow server.
+    Settings,
     /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
     Bench,
     /// A chapter whose issue has not landed yet.
@@ -18,16 +30,40 @@ pub enum Route {
     NotFound,
 }
 
+/// Path segments are percent-encoded, so a model named `a/b?c` still has one address.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+pub fn encode_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+pub fn decode_segment(text: &str) -> String {
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
 impl Route {
-    pub fn path(self) -> String {
+    pub fn path(&self) -> String {
         match self {
             Route::Home => "#/".to_string(),
             Route::Chapter1 => "#/chapter-1".to_string(),
+            Route::Chapter2 => "#/chapter-2".to_string(),
             Route::Runs => "#/runs".to_string(),
+            Route::Run(id) => format!("#/runs/{}", encode_segment(id)),
+            Route::Compare => "#/compare".to_string(),
+            Route::Models => "#/models".to_string(),
+            Route::Model(name) => format!("#/models/{}", encode_segment(name)),
+            Route::Settings => "#/settings".to_string(),
             Route::Bench => "#/bench".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
         }
+    }
+
+    /// The compare view for these runs.
+    pub fn compare(run_ids: &[String]) -> String {
+        let ids: Vec<String> = run_ids.iter().map(|id| encode_segment(id)).collect();
+        format!("#/compare?runs={}", ids.join(","))
     }
 
     pub fn from_hash(hash: &str) -> Self {
@@ -37,11 +73,26 @@ impl Route {
             "bench" => Route::Bench,
             "" => Route::Home,
             "chapter-1" => Route::Chapter1,
+            "chapter-2" => Route::Chapter2,
             "runs" => Route::Runs,
-            other => match other.strip_prefix("chapter-").and_then(|n| n.parse::<u8>().ok()) {
-                Some(n @ 2..=5) => Route::Coming(n),
-                _ => Route::NotFound,
-            },
+            "compare" => Route::Compare,
+            "models" => Route::Models,
+            "settings" => Route::Settings,
+            other => {
+                if let Some(id) = other.strip_prefix("runs/").filter(|id| !id.is_empty() && !id.contains('/'))
+                {
+                    return Route::Run(decode_segment(id));
+                }
+                if let Some(name) =
+                    other.strip_prefix("models/").filter(|n| !n.is_empty() && !n.contains('/'))
+                {
+                    return Route::Model(decode_segment(name));
+                }
+                match other.strip_prefix("chapter-").and_then(|n| n.parse::<u8>().ok()) {
+                    Some(n @ 3..=5) => Route::Coming(n),
+                    _ => Route::NotFound,
+                }
+            }
         }
     }
 }
@@ -80,9 +131,23 @@ mod tests {
 
     #[test]
     fn every_route_parses_back_from_its_path() {
-        for route in [Route::Home, Route::Chapter1, Route::Runs, Route::Coming(3)] {
+        let routes = [
+            Route::Home,
+            Route::Chapter1,
+            Route::Chapter2,
+            Route::Runs,
+            Route::Run("0123abcd".into()),
+            Route::Compare,
+            Route::Models,
+            Route::Model("taxi duration/v2 ?#%".into()),
+            Route::Settings,
+            Route::Coming(3),
+        ];
+        for route in routes {
             assert_eq!(Route::from_hash(&route.path()), route);
         }
+        assert_eq!(Route::from_hash("#/runs/a/b"), Route::NotFound);
+        assert_eq!(Route::from_hash(&Route::compare(&["a".into(), "b".into()])), Route::Compare);
         assert_eq!(Route::from_hash(""), Route::Home);
         assert_eq!(Route::from_hash("#/chapter-9"), Route::NotFound);
         assert_eq!(Route::from_hash("#/<script>"), Route::NotFound);

@@ -3,18 +3,23 @@
 //! One [`AppState`] is provided as context. Every write goes through its methods, so the
 //! order "create run → train → log metrics → end run" lives in one place.
 
-use std::rc::Rc;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use gloo_worker::{Spawnable, WorkerBridge};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mlops_core::protocol::{DatasetView, Request, Response, Slot, Source};
-use mlops_core::tracking::{format_run_id, NewRun, Run, RunStatus, TrackingStore};
+use mlops_core::tracking::{
+    tags, ColumnSpec, MetricEntry, ModelSignature, RunOptions, RunStatus, TrackingError,
+    DEFAULT_EXPERIMENT_ID,
+};
 use mlops_core::training::{TrainReport, TrainSpec};
 
+use crate::components::chart::prediction_histogram_svg;
 use crate::components::data_panel::default_source;
-use crate::storage::AppStore;
+use crate::storage::random_id;
+use crate::tracking_state::Tracking;
 use crate::worker::{TrainerWorker, CRASH_CHANNEL_PARAM};
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
@@ -27,6 +32,16 @@ pub enum Pending {
     Train { run_id: String },
 }
 
+/// Where a training is logged: which experiment, under which parent run, with which
+/// extra tags (Chapter 2's sweeps use all three).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunContext {
+    /// `None` logs to the experiment chosen in the runs page (Default at first).
+    pub experiment_id: Option<String>,
+    pub parent_run_id: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub train_data: RwSignal<Option<Arc<DatasetView>>>,
@@ -35,34 +50,26 @@ pub struct AppState {
     pub progress: RwSignal<Option<(String, f64)>>,
     pub error: RwSignal<Option<String>>,
     pub report: RwSignal<Option<Arc<TrainReport>>>,
-    pub runs: RwSignal<Vec<Run>>,
-    pub runs_loaded: RwSignal<bool>,
-    pub storage_warning: RwSignal<Option<String>>,
+    pub tracking: Tracking,
+    /// The experiment new runs go to.
+    pub active_experiment: RwSignal<String>,
+    /// The id of the last run logged, so a walkthrough can point at it.
+    pub last_run_id: RwSignal<Option<String>>,
     pub bench_result: RwSignal<Option<String>>,
     /// Set when the page asked for the simulated months; the validation month follows
     /// the training month (the worker takes one request at a time).
     defaults_requested: RwSignal<bool>,
     bridge: StoredValue<Option<WorkerBridge<TrainerWorker>>, LocalStorage>,
-    store: StoredValue<Option<Rc<AppStore>>, LocalStorage>,
+    /// Trainings waiting for the worker (a sweep queues several).
+    queue: StoredValue<VecDeque<(TrainSpec, RunContext)>, LocalStorage>,
 }
-
-pub const EXPERIMENT: &str = "Default";
 
 /// One crash channel per page, so another tab's worker crash is not reported here.
 fn crash_channel_name() -> String {
     thread_local! {
-        static NAME: String = format!("mlops-lab-worker-crash-{}", random_run_id());
+        static NAME: String = format!("mlops-lab-worker-crash-{}", random_id());
     }
     NAME.with(Clone::clone)
-}
-
-fn now_millis() -> i64 {
-    js_sys::Date::now() as i64
-}
-
-fn random_run_id() -> String {
-    let part = || (js_sys::Math::random() * 4_294_967_296.0) as u128;
-    format_run_id((part() << 96) | (part() << 64) | (part() << 32) | part())
 }
 
 impl AppState {
@@ -74,22 +81,16 @@ impl AppState {
             progress: RwSignal::new(None),
             error: RwSignal::new(None),
             report: RwSignal::new(None),
-            runs: RwSignal::new(Vec::new()),
-            runs_loaded: RwSignal::new(false),
-            storage_warning: RwSignal::new(None),
+            tracking: Tracking::new(),
+            active_experiment: RwSignal::new(DEFAULT_EXPERIMENT_ID.to_string()),
+            last_run_id: RwSignal::new(None),
             bench_result: RwSignal::new(None),
             defaults_requested: RwSignal::new(false),
             bridge: StoredValue::new_local(None),
-            store: StoredValue::new_local(None),
+            queue: StoredValue::new_local(VecDeque::new()),
         };
         state.spawn_worker();
         state.listen_for_worker_crashes();
-        spawn_local(async move {
-            let (store, warning) = AppStore::open().await;
-            state.store.set_value(Some(Rc::new(store)));
-            state.storage_warning.set(warning);
-            state.refresh_runs().await;
-        });
         state
     }
 
@@ -161,10 +162,6 @@ impl AppState {
         });
     }
 
-    pub fn store(&self) -> Option<Rc<AppStore>> {
-        self.store.get_value()
-    }
-
     /// Decodes sources into a slot (in the worker).
     pub fn load(&self, slot: Slot, sources: Vec<Source>) {
         if self.is_busy() {
@@ -195,27 +192,42 @@ impl AppState {
         self.load(Slot::Train, vec![default_source(Slot::Train)]);
     }
 
-    /// Opens a run with its params, then asks the worker to train.
+    /// Trains one model, logged as a run in the active experiment.
     pub fn train(&self, spec: TrainSpec) {
-        if self.is_busy() {
+        self.train_in(spec, RunContext::default());
+    }
+
+    /// Trains one model, logged as `context` says; queued if the worker is busy training.
+    pub fn train_in(&self, spec: TrainSpec, context: RunContext) {
+        if matches!(self.pending.get_untracked(), Some(Pending::Load(_) | Pending::Bench)) {
             return;
         }
+        self.queue.update_value(|queue| queue.push_back((spec, context)));
+        if self.pending.with_untracked(Option::is_none) {
+            self.start_next_training();
+        }
+    }
+
+    /// How many trainings wait behind the current one.
+    pub fn queued(&self) -> usize {
+        self.queue.with_value(VecDeque::len)
+    }
+
+    /// Opens a run with its params, then asks the worker to train.
+    fn start_next_training(&self) {
+        let Some((spec, context)) = self.queue.try_update_value(VecDeque::pop_front).flatten() else {
+            return;
+        };
         let state = *self;
-        let run_id = random_run_id();
         self.error.set(None);
-        self.pending.set(Some(Pending::Train { run_id: run_id.clone() }));
+        self.pending.set(Some(Pending::Train { run_id: String::new() }));
         self.progress.set(Some(("Opening a run".to_string(), 0.0)));
         let train_label = self.dataset_label(Slot::Train);
         let val_label = self.dataset_label(Slot::Validation);
         spawn_local(async move {
-            if let Some(store) = state.store() {
+            let mut run_id = String::new();
+            if let Some(client) = state.tracking.client() {
                 let class = spec.params.kind.class_name();
-                let new = NewRun {
-                    run_id: run_id.clone(),
-                    experiment: EXPERIMENT.to_string(),
-                    run_name: format!("{class} · {}", spec.feature_set.label()),
-                    start_time: now_millis(),
-                };
                 let mut params = vec![
                     ("model".to_string(), class.to_string()),
                     ("features".to_string(), spec.feature_set.label().to_string()),
@@ -227,21 +239,38 @@ impl AppState {
                 if spec.params.kind.uses_alpha() {
                     params.push(("alpha".to_string(), spec.params.alpha.to_string()));
                 }
-                let tags = vec![
-                    ("mlflow.source.name".to_string(), "MLOps Lab · Chapter 1".to_string()),
+                let mut run_tags = vec![
+                    (tags::SOURCE_NAME.to_string(), "MLOps Lab · Chapter 1".to_string()),
                     ("estimator_class".to_string(), class.to_string()),
                     ("data.train".to_string(), train_label),
                     ("data.validation".to_string(), val_label),
                 ];
-                let opened = match store.create_run(new).await {
-                    Ok(_) => store.log_batch(&run_id, &params, &[], &tags).await,
+                run_tags.extend(context.tags.iter().cloned());
+                let experiment =
+                    context.experiment_id.clone().unwrap_or_else(|| state.active_experiment.get_untracked());
+                let alpha = if spec.params.kind.uses_alpha() {
+                    format!(" α={}", spec.params.alpha)
+                } else {
+                    String::new()
+                };
+                let options = RunOptions {
+                    run_name: Some(format!("{class}{alpha} · {}", spec.feature_set.label())),
+                    start_time: None,
+                    tags: run_tags,
+                    parent_run_id: context.parent_run_id.clone(),
+                };
+                let opened = match client.create_run(&experiment, options).await {
+                    Ok(run) => {
+                        run_id = run.run_id.clone();
+                        client.log_batch(&run.run_id, &[], &params, &[]).await
+                    }
                     Err(e) => Err(e),
                 };
                 if let Err(e) = opened {
-                    state.storage_warning.set(Some(format!("This run could not be saved: {e}")));
+                    state.tracking.warning.set(Some(format!("This run could not be saved: {e}")));
                 }
-                state.refresh_runs().await;
             }
+            state.pending.set(Some(Pending::Train { run_id }));
             state.send(Request::Train { spec });
         });
     }
@@ -266,10 +295,11 @@ impl AppState {
                 let report: Arc<TrainReport> = Arc::from(report);
                 self.report.set(Some(report.clone()));
                 self.finish();
-                if let Some(run_id) = run_id {
+                if let Some(run_id) = run_id.filter(|id| !id.is_empty()) {
                     let state = *self;
                     spawn_local(async move { state.log_results(&run_id, &report).await });
                 }
+                self.start_next_training();
             }
             Response::Bench(report) => {
                 let json = serde_json::json!({
@@ -288,13 +318,13 @@ impl AppState {
                     let state = *self;
                     let message = message.clone();
                     spawn_local(async move {
-                        if let Some(store) = state.store() {
-                            let tag = [("error".to_string(), message)];
-                            let _ = store.log_batch(&run_id, &[], &[], &tag).await;
-                            let _ = store.set_terminated(&run_id, RunStatus::Failed, now_millis()).await;
+                        if let Some(client) = state.tracking.client().filter(|_| !run_id.is_empty()) {
+                            let _ = client.set_tag(&run_id, "error", &message).await;
+                            let _ = client.set_terminated(&run_id, RunStatus::Failed, None).await;
                         }
-                        state.refresh_runs().await;
                     });
+                    // The rest of a sweep would fail the same way.
+                    self.queue.update_value(VecDeque::clear);
                 }
                 self.error.set(Some(message));
                 self.finish();
@@ -308,7 +338,8 @@ impl AppState {
     }
 
     async fn log_results(&self, run_id: &str, report: &TrainReport) {
-        let Some(store) = self.store() else { return };
+        let Some(client) = self.tracking.client() else { return };
+        let now = js_sys::Date::now() as i64;
         let metrics = [
             ("rmse", report.val.rmse),
             ("train_rmse", report.train.rmse),
@@ -324,39 +355,36 @@ impl AppState {
         ]
         .into_iter()
         .filter(|(_, v)| v.is_finite())
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(key, value)| MetricEntry { key: key.to_string(), value, timestamp: now, step: 0 })
         .collect::<Vec<_>>();
+        let signature = ModelSignature {
+            inputs: vec![
+                ColumnSpec { name: "PULocationID".into(), kind: "long".into() },
+                ColumnSpec { name: "DOLocationID".into(), kind: "long".into() },
+                ColumnSpec { name: "trip_distance".into(), kind: "double".into() },
+            ],
+            outputs: vec![ColumnSpec { name: "duration".into(), kind: "double".into() }],
+        };
         let result = async {
-            store.log_batch(run_id, &[], &metrics, &[]).await?;
-            store.log_artifact(run_id, "model.json", &report.model.to_json()).await?;
-            store.set_terminated(run_id, RunStatus::Finished, now_millis()).await
+            client.log_batch(run_id, &metrics, &[], &[]).await?;
+            let flavor = mlops_core::tracking::migrate::LINEAR_FLAVOR;
+            client.log_model(run_id, "model", flavor, report.model.to_json().as_bytes(), signature).await?;
+            if let Ok(svg) = prediction_histogram_svg(report) {
+                client
+                    .log_artifact(run_id, "plots/predicted_vs_actual.svg", svg.as_bytes(), "image/svg+xml")
+                    .await?;
+            }
+            client.set_terminated(run_id, RunStatus::Finished, None).await
         }
         .await;
-        if let Err(e) = result {
-            self.storage_warning.set(Some(format!("The run's results could not be saved: {e}")));
+        match result {
+            Ok(()) => self.last_run_id.set(Some(run_id.to_string())),
+            Err(e) => self.report_store_error("The run's results could not be saved", e),
         }
-        self.refresh_runs().await;
     }
 
-    pub async fn refresh_runs(&self) {
-        let Some(store) = self.store() else { return };
-        match store.list_runs().await {
-            Ok(runs) => self.runs.set(runs),
-            Err(e) => self.storage_warning.set(Some(format!("Runs could not be read: {e}"))),
-        }
-        self.runs_loaded.set(true);
-    }
-
-    pub fn delete_run(&self, run_id: String) {
-        let state = *self;
-        spawn_local(async move {
-            if let Some(store) = state.store() {
-                if let Err(e) = store.delete_run(&run_id).await {
-                    state.error.set(Some(e.to_string()));
-                }
-            }
-            state.refresh_runs().await;
-        });
+    fn report_store_error(&self, what: &str, error: TrackingError) {
+        self.tracking.warning.set(Some(format!("{what}: {error}")));
     }
 }
 

@@ -20,6 +20,21 @@ pub const BLUE: RGBColor = RGBColor(37, 99, 235);
 pub const ORANGE: RGBColor = RGBColor(234, 88, 12);
 pub const GREY: RGBColor = RGBColor(120, 120, 120);
 
+/// Actual against predicted durations on the validation month: shown after training
+/// and logged with the run as `plots/predicted_vs_actual.svg`.
+pub fn prediction_histogram_svg(report: &mlops_core::training::TrainReport) -> Result<String, String> {
+    let actual = Histogram::new(report.val_sample.iter().map(|p| p.0), 0.0, 60.0, 60);
+    let predicted = Histogram::new(report.val_sample.iter().map(|p| p.1), 0.0, 60.0, 60);
+    histogram_svg(
+        "duration (minutes), validation month",
+        &[
+            Series { label: "actual".into(), color: BLUE, histogram: &actual, normalise: true },
+            Series { label: "predicted".into(), color: ORANGE, histogram: &predicted, normalise: true },
+        ],
+        &[],
+    )
+}
+
 /// Overlaid histograms as an SVG document.
 pub fn histogram_svg(x_label: &str, series: &[Series<'_>], marks: &[(f64, &str)]) -> Result<String, String> {
     let mut svg = String::new();

@@ -6,10 +6,9 @@ use leptos::prelude::*;
 use mlops_core::features::{DurationFilter, FeatureSet};
 use mlops_core::models::{ModelKind, ModelParams};
 use mlops_core::protocol::Slot;
-use mlops_core::summary::Histogram;
 use mlops_core::training::{TrainReport, TrainSpec};
 
-use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE, ORANGE};
+use crate::components::chart::{prediction_histogram_svg, SvgImage};
 use crate::components::data_panel::DatasetPanel;
 use crate::components::download::download_text;
 use crate::components::maturity::MaturityAssessment;
@@ -117,16 +116,7 @@ fn fmt(value: f64) -> String {
 #[component]
 fn Results(report: Arc<TrainReport>) -> impl IntoView {
     let state = AppState::use_context();
-    let actual = Histogram::new(report.val_sample.iter().map(|p| p.0), 0.0, 60.0, 60);
-    let predicted = Histogram::new(report.val_sample.iter().map(|p| p.1), 0.0, 60.0, 60);
-    let chart = histogram_svg(
-        "duration (minutes), validation month",
-        &[
-            Series { label: "actual".into(), color: BLUE, histogram: &actual, normalise: true },
-            Series { label: "predicted".into(), color: ORANGE, histogram: &predicted, normalise: true },
-        ],
-        &[],
-    );
+    let chart = prediction_histogram_svg(&report);
     let model = report.model.clone();
     let download = move |_| {
         let name = format!("{}-{:?}.json", model.kind.class_name(), model.feature_set).to_lowercase();

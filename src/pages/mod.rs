@@ -1,6 +1,10 @@
-//! One file per page.
-
 pub mod bench;
 pub mod chapter1;
+pub mod chapter2;
+pub mod compare;
 pub mod home;
+pub mod model;
+pub mod models;
+pub mod run;
 pub mod runs;
+pub mod settings;

@@ -1,164 +1,253 @@
-//! The IndexedDB [`TrackingStore`].
+//! The IndexedDB [`KvBackend`].
 //!
-//! Runs are stored as JSON strings under their id in `runs`; artifact contents separately
-//! in `artifacts` under `"<run id>/<name>"`, so listing runs never loads model files.
-//! Each change is a read-modify-write inside one readwrite transaction, so a closed tab
-//! never leaves half a run. The schema is versioned: [`MIGRATIONS`] lists one step per
-//! version, and IndexedDB's own upgrade runs them in order.
+//! One object store per [`Table`]; each record is `{k, g, v}` (key, group, bytes) under
+//! its key, with an index on `g` so an experiment's runs or a run's files are read
+//! without scanning the table. [`KvBackend::transact`] is one readwrite transaction,
+//! which IndexedDB also serialises across tabs.
+//!
+//! Schema versions: the object stores and indexes are listed per version in
+//! [`MIGRATIONS`] and created by IndexedDB's upgrade; record contents written by older
+//! app versions are then rewritten by [`upgrade_records`] (using the core's
+//! [`mlops_core::tracking::migrate`]) in one transaction.
 
-use mlops_core::tracking::{
-    add_artifact_name, apply_batch, sort_newest_first, terminate, NewRun, Run, RunStatus, StoreError,
-    TrackingStore,
-};
-use rexie::{ObjectStore, Rexie, Store, TransactionMode};
-use wasm_bindgen::JsValue;
+use js_sys::{Object, Reflect, Uint8Array};
+use mlops_core::tracking::kv::{KvBackend, Read, Record, Table, Write};
+use mlops_core::tracking::migrate::{upgrade_v1_run, SCHEMA_VERSION};
+use mlops_core::tracking::TrackingError;
+use rexie::{Index, KeyRange, ObjectStore, Rexie, Store, TransactionMode, TransactionResult};
+use wasm_bindgen::{JsCast, JsValue};
 
 pub const DATABASE_NAME: &str = "mlops-lab";
-const RUNS: &str = "runs";
-const ARTIFACTS: &str = "artifacts";
+const GROUP_INDEX: &str = "by_group";
+const META: &str = "meta";
+const DATA_VERSION_KEY: &str = "data_version";
 
-/// One entry per schema version: the object stores that version adds.
-/// Version 1 (foundation): `runs`, `artifacts`.
-pub const MIGRATIONS: &[&[&str]] = &[&[RUNS, ARTIFACTS]];
+/// One entry per schema version: the object stores it adds, and whether each gets the
+/// group index. Version 1 (foundation): `runs`, `artifacts` holding JSON text.
+/// Version 2: MLflow's model — experiments, metric histories, models, a meta store, and
+/// the group index on runs and artifacts.
+pub const MIGRATIONS: &[&[(&str, bool)]] = &[
+    &[("runs", false), ("artifacts", false)],
+    &[
+        ("runs", true),
+        ("artifacts", true),
+        ("experiments", false),
+        ("metric_history", true),
+        ("models", false),
+        (META, false),
+    ],
+];
 
-pub struct IdbStore {
+pub struct IdbKv {
     db: Rexie,
 }
 
-fn backend(e: impl std::fmt::Debug) -> StoreError {
-    StoreError::Backend(format!("{e:?}"))
-}
-
-fn artifact_key(run_id: &str, name: &str) -> JsValue {
-    JsValue::from_str(&format!("{run_id}/{name}"))
-}
-
-fn decode_run(value: &JsValue) -> Result<Run, StoreError> {
-    let text = value.as_string().ok_or_else(|| StoreError::Corrupt("a run record is not text".into()))?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode_run(run: &Run) -> Result<JsValue, StoreError> {
-    serde_json::to_string(run).map(|s| JsValue::from_str(&s)).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// Reads a run inside an open transaction. Callers return early on an error before any
-/// write, so the transaction then commits nothing.
-async fn read_run(runs: &Store, run_id: &str) -> Result<Run, StoreError> {
-    match runs.get(JsValue::from_str(run_id)).await.map_err(backend)? {
-        Some(value) => decode_run(&value),
-        None => Err(StoreError::RunNotFound(run_id.to_string())),
+fn backend(e: impl std::fmt::Debug) -> TrackingError {
+    let text = format!("{e:?}");
+    if text.contains("QuotaExceeded") {
+        TrackingError::QuotaExceeded(text)
+    } else {
+        TrackingError::Backend(text)
     }
 }
 
-impl IdbStore {
-    pub async fn open(name: &str) -> Result<Self, StoreError> {
-        let mut builder = Rexie::builder(name).version(MIGRATIONS.len() as u32);
-        for step in MIGRATIONS {
-            for store in *step {
-                builder = builder.add_object_store(ObjectStore::new(store));
+fn encode_record(record: &Record) -> Result<JsValue, TrackingError> {
+    let object = Object::new();
+    let set =
+        |name: &str, value: &JsValue| Reflect::set(&object, &JsValue::from_str(name), value).map_err(backend);
+    set("k", &JsValue::from_str(&record.key))?;
+    set("g", &JsValue::from_str(&record.group))?;
+    set("v", &Uint8Array::from(record.value.as_slice()).into())?;
+    Ok(object.into())
+}
+
+fn decode_record(value: &JsValue) -> Result<Record, TrackingError> {
+    let field = |name: &str| Reflect::get(value, &JsValue::from_str(name)).map_err(backend);
+    let text = |name: &str| -> Result<String, TrackingError> {
+        field(name)?
+            .as_string()
+            .ok_or_else(|| TrackingError::Corrupt(format!("a record has no `{name}` text")))
+    };
+    let bytes = field("v")?;
+    if !bytes.is_instance_of::<Uint8Array>() {
+        return Err(TrackingError::Corrupt("a record's value is not bytes".into()));
+    }
+    Ok(Record { key: text("k")?, group: text("g")?, value: Uint8Array::new(&bytes).to_vec() })
+}
+
+async fn read_one(stores: &[(Table, Store)], read: &Read) -> Result<Vec<Record>, TrackingError> {
+    let store = stores.iter().find(|(t, _)| *t == read.table()).map(|(_, s)| s).ok_or_else(|| {
+        TrackingError::Backend(format!("table {} is not in the transaction", read.table().name()))
+    })?;
+    let values = match read {
+        Read::Key(_, key) => store.get(JsValue::from_str(key)).await.map_err(backend)?.into_iter().collect(),
+        Read::Group(_, group) => {
+            let range = KeyRange::only(&JsValue::from_str(group)).map_err(backend)?;
+            store.index(GROUP_INDEX).map_err(backend)?.get_all(Some(range), None).await.map_err(backend)?
+        }
+        Read::All(_) => store.get_all(None, None).await.map_err(backend)?,
+    };
+    values.iter().map(decode_record).collect()
+}
+
+impl IdbKv {
+    pub async fn open(name: &str) -> Result<Self, TrackingError> {
+        let db = Self::open_version(name, MIGRATIONS.len()).await?;
+        let store = Self { db };
+        store.upgrade_records().await?;
+        Ok(store)
+    }
+
+    /// Opens the database at an older schema version: tests use it to make a database
+    /// as an earlier app would have left it.
+    pub async fn open_version(name: &str, version: usize) -> Result<Rexie, TrackingError> {
+        let mut builder = Rexie::builder(name).version(version as u32);
+        // Every store of every step so far must be listed, or the upgrade deletes it.
+        let mut stores: Vec<(&str, bool)> = Vec::new();
+        for step in MIGRATIONS.iter().take(version) {
+            for (store, indexed) in step.iter() {
+                stores.retain(|(s, _)| s != store);
+                stores.push((store, *indexed));
             }
         }
-        let db = builder.build().await.map_err(backend)?;
-        Ok(Self { db })
+        for (store, indexed) in stores {
+            let mut object_store = ObjectStore::new(store);
+            if indexed {
+                object_store = object_store.add_index(Index::new(GROUP_INDEX, "g"));
+            }
+            builder = builder.add_object_store(object_store);
+        }
+        builder.build().await.map_err(backend)
     }
 
     /// Deletes a whole database (tests start from an empty one).
-    pub async fn delete_database(name: &str) -> Result<(), StoreError> {
+    pub async fn delete_database(name: &str) -> Result<(), TrackingError> {
         Rexie::delete(name).await.map_err(backend)
     }
 
-    /// Reads a run, applies `change`, writes it back — all in one transaction.
-    async fn update(
-        &self,
-        run_id: &str,
-        change: impl FnOnce(&mut Run) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(backend)?;
-        let store = tx.store(RUNS).map_err(backend)?;
-        let mut run = read_run(&store, run_id).await?;
-        change(&mut run)?;
-        store.put(&encode_run(&run)?, Some(&JsValue::from_str(run_id))).await.map_err(backend)?;
-        tx.done().await.map_err(backend)?;
-        Ok(())
+    /// Rewrites records an older app version stored, once, in one transaction.
+    async fn upgrade_records(&self) -> Result<(), TrackingError> {
+        let names = ["runs", "artifacts", "metric_history", META];
+        let tx = self.db.transaction(&names, TransactionMode::ReadWrite).map_err(backend)?;
+        let meta = tx.store(META).map_err(backend)?;
+        let done = meta.get(JsValue::from_str(DATA_VERSION_KEY)).await.map_err(backend)?;
+        if done.and_then(|v| v.as_f64()) == Some(f64::from(SCHEMA_VERSION)) {
+            return Ok(());
+        }
+        let runs = tx.store("runs").map_err(backend)?;
+        let artifacts = tx.store("artifacts").map_err(backend)?;
+        let history = tx.store("metric_history").map_err(backend)?;
+        let old_runs: Vec<String> =
+            runs.get_all(None, None).await.map_err(backend)?.iter().filter_map(JsValue::as_string).collect();
+        let old_files = artifacts.scan(None, None, None, None).await.map_err(backend)?;
+        for json in &old_runs {
+            let run_id = serde_json::from_str::<serde_json::Value>(json)
+                .ok()
+                .and_then(|v| v.get("run_id").and_then(|id| id.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let prefix = format!("{run_id}/");
+            let mut files = Vec::new();
+            for (key, value) in &old_files {
+                let (Some(key), Some(text)) = (key.as_string(), value.as_string()) else { continue };
+                if let Some(name) = key.strip_prefix(&prefix) {
+                    files.push((name.to_string(), text.into_bytes()));
+                    artifacts.delete(JsValue::from_str(&key)).await.map_err(backend)?;
+                }
+            }
+            for write in upgrade_v1_run(json, &files)? {
+                let Write::Put(table, record) = write else { continue };
+                let store = match table {
+                    Table::Runs => &runs,
+                    Table::Artifacts => &artifacts,
+                    Table::MetricHistory => &history,
+                    _ => continue,
+                };
+                store
+                    .put(&encode_record(&record)?, Some(&JsValue::from_str(&record.key)))
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        let version = JsValue::from_f64(f64::from(SCHEMA_VERSION));
+        meta.put(&version, Some(&JsValue::from_str(DATA_VERSION_KEY))).await.map_err(backend)?;
+        match tx.done().await.map_err(backend)? {
+            TransactionResult::Committed => Ok(()),
+            TransactionResult::Aborted => {
+                Err(TrackingError::Backend("upgrading stored runs was aborted".into()))
+            }
+        }
     }
 }
 
-impl TrackingStore for IdbStore {
-    async fn create_run(&self, new: NewRun) -> Result<Run, StoreError> {
-        let tx = self.db.transaction(&[RUNS], TransactionMode::ReadWrite).map_err(backend)?;
-        let store = tx.store(RUNS).map_err(backend)?;
-        let key = JsValue::from_str(&new.run_id);
-        if store.get(key.clone()).await.map_err(backend)?.is_some() {
-            return Err(StoreError::DuplicateRun(new.run_id));
+impl KvBackend for IdbKv {
+    async fn read(&self, reads: &[Read]) -> Result<Vec<Vec<Record>>, TrackingError> {
+        let mut tables: Vec<Table> = reads.iter().map(Read::table).collect();
+        tables.sort();
+        tables.dedup();
+        let names: Vec<&str> = tables.iter().map(|t| t.name()).collect();
+        let tx = self.db.transaction(&names, TransactionMode::ReadOnly).map_err(backend)?;
+        let stores = tables
+            .iter()
+            .map(|t| Ok((*t, tx.store(t.name()).map_err(backend)?)))
+            .collect::<Result<Vec<_>, TrackingError>>()?;
+        let mut out = Vec::with_capacity(reads.len());
+        for read in reads {
+            out.push(read_one(&stores, read).await?);
         }
-        let run = Run::open(new);
-        store.put(&encode_run(&run)?, Some(&key)).await.map_err(backend)?;
-        tx.done().await.map_err(backend)?;
-        Ok(run)
+        Ok(out)
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
-        let tx = self.db.transaction(&[RUNS], TransactionMode::ReadOnly).map_err(backend)?;
-        read_run(&tx.store(RUNS).map_err(backend)?, run_id).await
-    }
-
-    async fn list_runs(&self) -> Result<Vec<Run>, StoreError> {
-        let tx = self.db.transaction(&[RUNS], TransactionMode::ReadOnly).map_err(backend)?;
-        let store = tx.store(RUNS).map_err(backend)?;
-        let values = store.get_all(None, None).await.map_err(backend)?;
-        let mut runs = values.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
-        sort_newest_first(&mut runs);
-        Ok(runs)
-    }
-
-    async fn log_batch(
+    async fn transact<T>(
         &self,
-        run_id: &str,
-        params: &[(String, String)],
-        metrics: &[(String, f64)],
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.update(run_id, |run| apply_batch(run, params, metrics, tags)).await
-    }
-
-    async fn log_artifact(&self, run_id: &str, name: &str, contents: &str) -> Result<(), StoreError> {
-        // The name on the run and the contents are written in the same transaction.
-        let tx = self.db.transaction(&[RUNS, ARTIFACTS], TransactionMode::ReadWrite).map_err(backend)?;
-        let runs = tx.store(RUNS).map_err(backend)?;
-        let mut run = read_run(&runs, run_id).await?;
-        add_artifact_name(&mut run, name)?;
-        runs.put(&encode_run(&run)?, Some(&JsValue::from_str(run_id))).await.map_err(backend)?;
-        let artifacts = tx.store(ARTIFACTS).map_err(backend)?;
-        artifacts
-            .put(&JsValue::from_str(contents), Some(&artifact_key(run_id, name)))
-            .await
-            .map_err(backend)?;
-        tx.done().await.map_err(backend)?;
-        Ok(())
-    }
-
-    async fn get_artifact(&self, run_id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        self.get_run(run_id).await?;
-        let tx = self.db.transaction(&[ARTIFACTS], TransactionMode::ReadOnly).map_err(backend)?;
-        let store = tx.store(ARTIFACTS).map_err(backend)?;
-        Ok(store.get(artifact_key(run_id, name)).await.map_err(backend)?.and_then(|v| v.as_string()))
-    }
-
-    async fn set_terminated(&self, run_id: &str, status: RunStatus, end_time: i64) -> Result<(), StoreError> {
-        self.update(run_id, |run| terminate(run, status, end_time)).await
-    }
-
-    async fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[RUNS, ARTIFACTS], TransactionMode::ReadWrite).map_err(backend)?;
-        let runs = tx.store(RUNS).map_err(backend)?;
-        let run = read_run(&runs, run_id).await?;
-        let artifacts = tx.store(ARTIFACTS).map_err(backend)?;
-        for name in &run.artifacts {
-            artifacts.delete(artifact_key(run_id, name)).await.map_err(backend)?;
+        tables: &[Table],
+        reads: &[Read],
+        decide: impl FnOnce(Vec<Vec<Record>>) -> Result<(Vec<Write>, T), TrackingError>,
+    ) -> Result<T, TrackingError> {
+        let mut all: Vec<Table> = tables.iter().copied().chain(reads.iter().map(Read::table)).collect();
+        all.sort();
+        all.dedup();
+        let names: Vec<&str> = all.iter().map(|t| t.name()).collect();
+        let tx = self.db.transaction(&names, TransactionMode::ReadWrite).map_err(backend)?;
+        let stores = all
+            .iter()
+            .map(|t| Ok((*t, tx.store(t.name()).map_err(backend)?)))
+            .collect::<Result<Vec<_>, TrackingError>>()?;
+        let mut found = Vec::with_capacity(reads.len());
+        for read in reads {
+            found.push(read_one(&stores, read).await?);
         }
-        runs.delete(JsValue::from_str(run_id)).await.map_err(backend)?;
-        tx.done().await.map_err(backend)?;
-        Ok(())
+        // A refusal here returns before any write, so the transaction commits nothing.
+        let (writes, out) = decide(found)?;
+        let written = async {
+            for write in &writes {
+                let store =
+                    stores.iter().find(|(t, _)| *t == write.table()).map(|(_, s)| s).ok_or_else(|| {
+                        TrackingError::Backend(format!(
+                            "table {} is not in the transaction",
+                            write.table().name()
+                        ))
+                    })?;
+                match write {
+                    Write::Put(_, record) => {
+                        store
+                            .put(&encode_record(record)?, Some(&JsValue::from_str(&record.key)))
+                            .await
+                            .map_err(backend)?;
+                    }
+                    Write::Delete(_, key) => store.delete(JsValue::from_str(key)).await.map_err(backend)?,
+                }
+            }
+            Ok::<(), TrackingError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            // A failed put (e.g. the quota) must not leave the writes before it behind.
+            let _ = tx.abort().await;
+            return Err(e);
+        }
+        match tx.done().await.map_err(backend)? {
+            TransactionResult::Committed => Ok(out),
+            TransactionResult::Aborted => Err(TrackingError::Backend("the browser aborted the write".into())),
+        }
     }
 }

@@ -1,86 +1,91 @@
-//! The in-memory [`TrackingStore`]: used by native tests and as the fallback where the
+//! The in-memory [`KvBackend`]: used by native tests and as the fallback where the
 //! browser refuses IndexedDB (private windows).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::{apply_batch, NewRun, Run, RunStatus, StoreError, TrackingStore};
+use super::kv::{KvBackend, Read, Record, Table, Write};
+use super::TrackingError;
 
 #[derive(Debug, Default)]
-pub struct MemoryStore {
-    runs: RefCell<BTreeMap<String, Run>>,
-    artifacts: RefCell<BTreeMap<(String, String), String>>,
+pub struct MemoryKv {
+    tables: RefCell<BTreeMap<Table, BTreeMap<String, Record>>>,
+    /// A byte budget, to test what happens when storage is full.
+    quota: Option<usize>,
 }
 
-impl MemoryStore {
+impl MemoryKv {
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn update<T>(
-        &self,
-        run_id: &str,
-        change: impl FnOnce(&mut Run) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut runs = self.runs.borrow_mut();
-        let run = runs.get_mut(run_id).ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
-        // Work on a copy so that a rejected change leaves nothing half-applied.
-        let mut draft = run.clone();
-        let out = change(&mut draft)?;
-        *run = draft;
-        Ok(out)
+    /// A store that refuses writes once its records pass `bytes`, as a full browser
+    /// store does.
+    pub fn with_quota(bytes: usize) -> Self {
+        Self { quota: Some(bytes), ..Self::default() }
+    }
+
+    fn used(tables: &BTreeMap<Table, BTreeMap<String, Record>>) -> usize {
+        tables.values().flat_map(|t| t.values()).map(|r| r.key.len() + r.group.len() + r.value.len()).sum()
+    }
+
+    fn read_now(&self, reads: &[Read]) -> Vec<Vec<Record>> {
+        let tables = self.tables.borrow();
+        reads
+            .iter()
+            .map(|read| {
+                let Some(table) = tables.get(&read.table()) else { return Vec::new() };
+                match read {
+                    Read::Key(_, key) => table.get(key).cloned().into_iter().collect(),
+                    Read::Group(_, group) => table.values().filter(|r| &r.group == group).cloned().collect(),
+                    Read::All(_) => table.values().cloned().collect(),
+                }
+            })
+            .collect()
     }
 }
 
-impl TrackingStore for MemoryStore {
-    async fn create_run(&self, new: NewRun) -> Result<Run, StoreError> {
-        let mut runs = self.runs.borrow_mut();
-        if runs.contains_key(&new.run_id) {
-            return Err(StoreError::DuplicateRun(new.run_id));
-        }
-        let run = Run::open(new);
-        runs.insert(run.run_id.clone(), run.clone());
-        Ok(run)
+impl KvBackend for MemoryKv {
+    async fn read(&self, reads: &[Read]) -> Result<Vec<Vec<Record>>, TrackingError> {
+        Ok(self.read_now(reads))
     }
 
-    async fn get_run(&self, run_id: &str) -> Result<Run, StoreError> {
-        self.runs.borrow().get(run_id).cloned().ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))
-    }
-
-    async fn list_runs(&self) -> Result<Vec<Run>, StoreError> {
-        let mut runs: Vec<Run> = self.runs.borrow().values().cloned().collect();
-        super::sort_newest_first(&mut runs);
-        Ok(runs)
-    }
-
-    async fn log_batch(
+    async fn transact<T>(
         &self,
-        run_id: &str,
-        params: &[(String, String)],
-        metrics: &[(String, f64)],
-        tags: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        self.update(run_id, |run| apply_batch(run, params, metrics, tags))
-    }
-
-    async fn log_artifact(&self, run_id: &str, name: &str, contents: &str) -> Result<(), StoreError> {
-        self.update(run_id, |run| super::add_artifact_name(run, name))?;
-        self.artifacts.borrow_mut().insert((run_id.to_string(), name.to_string()), contents.to_string());
-        Ok(())
-    }
-
-    async fn get_artifact(&self, run_id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        self.get_run(run_id).await?;
-        Ok(self.artifacts.borrow().get(&(run_id.to_string(), name.to_string())).cloned())
-    }
-
-    async fn set_terminated(&self, run_id: &str, status: RunStatus, end_time: i64) -> Result<(), StoreError> {
-        self.update(run_id, |run| super::terminate(run, status, end_time))
-    }
-
-    async fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
-        self.runs.borrow_mut().remove(run_id).ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
-        self.artifacts.borrow_mut().retain(|(id, _), _| id != run_id);
-        Ok(())
+        _tables: &[Table],
+        reads: &[Read],
+        decide: impl FnOnce(Vec<Vec<Record>>) -> Result<(Vec<Write>, T), TrackingError>,
+    ) -> Result<T, TrackingError> {
+        let (writes, out) = decide(self.read_now(reads))?;
+        let mut tables = self.tables.borrow_mut();
+        // Check the budget before touching anything, so a refused write leaves all as it was.
+        if let Some(quota) = self.quota {
+            let size = |r: &Record| r.key.len() + r.group.len() + r.value.len();
+            let mut used = Self::used(&tables) as i64;
+            for write in &writes {
+                let (table, key) = match write {
+                    Write::Put(t, r) => (*t, &r.key),
+                    Write::Delete(t, k) => (*t, k),
+                };
+                used -= tables.get(&table).and_then(|t| t.get(key)).map_or(0, size) as i64;
+                if let Write::Put(_, record) = write {
+                    used += size(record) as i64;
+                }
+            }
+            if used > quota as i64 {
+                return Err(TrackingError::QuotaExceeded(format!("{used} bytes needed, {quota} allowed")));
+            }
+        }
+        for write in writes {
+            match write {
+                Write::Put(table, record) => {
+                    tables.entry(table).or_default().insert(record.key.clone(), record);
+                }
+                Write::Delete(table, key) => {
+                    tables.entry(table).or_default().remove(&key);
+                }
+            }
+        }
+        Ok(out)
     }
 }

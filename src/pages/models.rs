@@ -1,0 +1,8 @@
+//! PLACEHOLDER: being written.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    view! { <section><h1>"ModelsPage"</h1></section> }
+}
