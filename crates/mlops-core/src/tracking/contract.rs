@@ -364,4 +364,23 @@ mod tests {
     fn memory_backend_keeps_the_contract() {
         futures::executor::block_on(super::check_backend(MemoryKv::new()));
     }
+
+    #[test]
+    fn a_full_store_refuses_the_write_and_keeps_what_it_had() {
+        use super::super::{RunOptions, TrackingClient, TrackingError, DEFAULT_EXPERIMENT_ID};
+        futures::executor::block_on(async {
+            let client = TrackingClient::open(MemoryKv::with_quota(4_000), super::TestEnv::new(1))
+                .await
+                .expect("open");
+            let run = client.create_run(DEFAULT_EXPERIMENT_ID, RunOptions::default()).await.expect("run");
+            client.log_param(&run.run_id, "model", "lasso").await.expect("small write");
+            let big = vec![7u8; 10_000];
+            let full = client.log_artifact(&run.run_id, "big.bin", &big, "application/octet-stream").await;
+            assert!(matches!(full, Err(TrackingError::QuotaExceeded(_))), "{full:?}");
+            assert!(full.err().map(|e| e.to_string()).unwrap_or_default().contains("nothing was written"));
+            let kept = client.get_run(&run.run_id).await.expect("still readable");
+            assert_eq!(kept.params.get("model").map(String::as_str), Some("lasso"));
+            assert!(kept.artifacts.is_empty(), "the refused file is not half-recorded");
+        });
+    }
 }

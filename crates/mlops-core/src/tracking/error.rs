@@ -51,6 +51,8 @@ pub enum TrackingError {
     NoVersionInStage { name: String, stage: String },
     #[error("`{0}` is not a stage; use None, Staging, Production or Archived")]
     BadStage(String),
+    #[error("archive_existing_versions only applies when moving to Staging or Production, not to {0}")]
+    ArchiveNeedsActiveStage(String),
     #[error("`{alias}` cannot be an alias: {why}")]
     BadAlias { alias: String, why: &'static str },
     #[error("`{uri}` is not a model URI: {why}")]

@@ -226,9 +226,7 @@ impl RegisteredModel {
         now: i64,
     ) -> Result<(), TrackingError> {
         if archive_existing_versions && !stage.is_active() {
-            return Err(TrackingError::BadStage(format!(
-                "{stage} (archive_existing_versions works only with Staging or Production)"
-            )));
+            return Err(TrackingError::ArchiveNeedsActiveStage(stage.to_string()));
         }
         let target = self.version_mut(version)?;
         let from = target.current_stage;
@@ -762,7 +760,10 @@ mod tests {
         model.transition_stage(1, Stage::Archived, false, 10).expect("archive v1");
         let before = model.clone();
         for stage in [Stage::None, Stage::Archived] {
-            assert!(matches!(model.transition_stage(2, stage, true, 11), Err(TrackingError::BadStage(_))));
+            assert!(matches!(
+                model.transition_stage(2, stage, true, 11),
+                Err(TrackingError::ArchiveNeedsActiveStage(_))
+            ));
         }
         assert_eq!(model, before);
     }

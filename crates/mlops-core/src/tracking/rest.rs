@@ -1,1 +1,968 @@
-//! MLflow REST client (being written).
+//! A client for MLflow's REST API 2.0, so runs made in the browser can go to a team's
+//! real MLflow tracking server and be read there with MLflow's own tools.
+//!
+//! The core does no I/O: [`RestClient`] builds each request and reads each answer, and an
+//! [`HttpTransport`] carries the bytes — `fetch` in the app, a plain TCP client in the
+//! tests. Everything MLflow's server insists on lives here: its JSON shapes, its batch
+//! limits, its artifact proxy paths and its error codes.
+//!
+//! Browser pages reach the server only if its CORS check accepts the page's origin.
+//! MLflow ≥ 3.5 accepts `http://localhost:*` and `http://127.0.0.1:*` by default; any
+//! other origin needs `mlflow server --cors-allowed-origins <origin>`.
+//!
+//! ```
+//! # use mlops_core::tracking::rest::{HttpResponse, HttpTransport, RestClient};
+//! struct Offline;
+//! impl HttpTransport for Offline {
+//!     async fn send(&self, _: &str, _: &str, _: Option<String>) -> Result<HttpResponse, String> {
+//!         Err("connection refused".into())
+//!     }
+//!     async fn send_bytes(&self, _: &str, _: &str, _: &[u8], _: &str) -> Result<HttpResponse, String> {
+//!         Err("connection refused".into())
+//!     }
+//! }
+//! let client = RestClient::new("http://127.0.0.1:5000/", Offline).unwrap();
+//! assert_eq!(client.base_url(), "http://127.0.0.1:5000");
+//! let err = futures::executor::block_on(client.create_experiment("taxi")).unwrap_err();
+//! assert!(err.to_string().contains("could not be reached"));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
+
+use super::client::{check_artifact_path, MetricEntry};
+use super::entities::{tags, Metric, Run, RunStatus};
+use super::limits::{MAX_BATCH_METRICS, MAX_BATCH_PARAMS, MAX_BATCH_TAGS};
+use super::transfer::ExportedRun;
+use super::TrackingError;
+
+/// Where MLflow's tracking and registry endpoints live under the server's address.
+const API: &str = "/api/2.0/mlflow";
+/// Where MLflow's artifact proxy (`mlflow server --serve-artifacts`, the default) lives.
+const ARTIFACTS_API: &str = "/api/2.0/mlflow-artifacts/artifacts";
+/// MLflow refuses a `log-batch` holding more metrics, params and tags than this in all.
+pub const MAX_BATCH_ENTITIES: usize = 1_000;
+/// MLflow refuses `log-batch` bodies over 1 MB; we stay below with room for the envelope.
+pub const MAX_BATCH_BYTES: usize = 900_000;
+/// Runs per `runs/search` page; MLflow's own clients ask for 1000 too.
+const SEARCH_PAGE_SIZE: usize = 1_000;
+/// How much of a non-JSON error page goes into the message.
+const ERROR_TEXT_CHARS: usize = 200;
+
+/// The tag that says which local run a server run was pushed from, so pushing again
+/// finds it instead of making a duplicate.
+pub const LOCAL_RUN_ID_TAG: &str = "mlops_lab.local_run_id";
+/// Where a pushed run keeps its local parent's id when the parent is not on the server.
+pub const LOCAL_PARENT_RUN_ID_TAG: &str = "mlops_lab.local_parent_run_id";
+
+/// An HTTP answer: the status and the raw body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// How requests leave the core. The app implements it with the browser's `fetch`; the
+/// tests with a tiny TCP client.
+///
+/// Implementations return `Err` only when no answer came at all (refused connection,
+/// DNS failure, a CORS refusal in the browser); any HTTP status is an `Ok`.
+#[allow(async_fn_in_trait)]
+pub trait HttpTransport {
+    /// A JSON request. With a body, send `Content-Type: application/json` — MLflow
+    /// refuses POSTs without it. `GET`s carry their arguments in the URL's query.
+    async fn send(&self, method: &str, url: &str, json_body: Option<String>) -> Result<HttpResponse, String>;
+
+    /// A request whose body is raw bytes (artifact uploads: `PUT` with the file as is).
+    async fn send_bytes(
+        &self,
+        method: &str,
+        url: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<HttpResponse, String>;
+}
+
+/// A run as the server returns it from a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteRun {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub run_name: String,
+    pub user_id: String,
+    pub status: RunStatus,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    /// Where the server keeps this run's files, e.g. `mlflow-artifacts:/1/<run id>/artifacts`.
+    pub artifact_uri: String,
+    /// `active` or `deleted`.
+    pub lifecycle_stage: String,
+    pub params: BTreeMap<String, String>,
+    /// The latest value of each metric, as MLflow reports it in searches.
+    pub metrics: BTreeMap<String, Metric>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// MLflow's REST API over any [`HttpTransport`].
+#[derive(Debug)]
+pub struct RestClient<T> {
+    /// The server's address without a trailing slash, e.g. `http://127.0.0.1:5000`.
+    base_url: String,
+    transport: T,
+}
+
+// ----- MLflow's JSON shapes (only the fields we read) -----
+
+#[derive(Debug, Default, Deserialize)]
+struct WireKeyValue {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireMetric {
+    key: String,
+    #[serde(deserialize_with = "lenient_f64")]
+    value: f64,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    step: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireRunInfo {
+    #[serde(default)]
+    run_id: String,
+    /// Older servers name the id only `run_uuid`.
+    #[serde(default)]
+    run_uuid: String,
+    #[serde(default)]
+    experiment_id: String,
+    #[serde(default)]
+    run_name: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    start_time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    end_time: Option<i64>,
+    #[serde(default)]
+    artifact_uri: String,
+    #[serde(default)]
+    lifecycle_stage: String,
+}
+
+impl WireRunInfo {
+    fn id(&self) -> &str {
+        if self.run_id.is_empty() {
+            &self.run_uuid
+        } else {
+            &self.run_id
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireRunData {
+    #[serde(default)]
+    metrics: Vec<WireMetric>,
+    #[serde(default)]
+    params: Vec<WireKeyValue>,
+    #[serde(default)]
+    tags: Vec<WireKeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireRun {
+    info: WireRunInfo,
+    #[serde(default)]
+    data: WireRunData,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunResponse {
+    run: WireRun,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SearchRunsResponse {
+    #[serde(default)]
+    runs: Vec<WireRun>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireExperiment {
+    experiment_id: String,
+    #[serde(default)]
+    lifecycle_stage: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExperimentResponse {
+    experiment: WireExperiment,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateExperimentResponse {
+    experiment_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireModelVersion {
+    /// A string in MLflow's JSON (`"3"`); a number is accepted too.
+    version: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModelVersionResponse {
+    model_version: WireModelVersion,
+}
+
+/// MLflow's error body.
+#[derive(Debug, Deserialize)]
+struct WireError {
+    error_code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// MLflow writes int64 fields as JSON numbers, protobuf's JSON as strings; take both.
+fn lenient_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    })
+}
+
+/// Python's JSON writes `NaN` and `Infinity` bare, protobuf's as strings; serde_json
+/// reads neither, so a metric logged as NaN by another client arrives as a string.
+fn lenient_f64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => match s.as_str() {
+            "Infinity" | "inf" => f64::INFINITY,
+            "-Infinity" | "-inf" => f64::NEG_INFINITY,
+            other => other.parse().unwrap_or(f64::NAN),
+        },
+        _ => f64::NAN,
+    })
+}
+
+impl WireRun {
+    fn into_remote(self) -> RemoteRun {
+        let info = self.info;
+        let run_id = info.id().to_string();
+        let mut metrics: BTreeMap<String, Metric> = BTreeMap::new();
+        for wire in self.data.metrics {
+            let point = Metric {
+                value: wire.value,
+                timestamp: wire.timestamp.unwrap_or(0),
+                step: wire.step.unwrap_or(0),
+            };
+            let newer = metrics.get(&wire.key).is_none_or(|old| point.is_later_than(old));
+            if newer {
+                metrics.insert(wire.key, point);
+            }
+        }
+        let tags: BTreeMap<String, String> = self.data.tags.into_iter().map(|t| (t.key, t.value)).collect();
+        let run_name = if info.run_name.is_empty() {
+            tags.get(tags::RUN_NAME).cloned().unwrap_or_default()
+        } else {
+            info.run_name
+        };
+        RemoteRun {
+            run_id,
+            experiment_id: info.experiment_id,
+            run_name,
+            user_id: info.user_id,
+            // MLflow also has SCHEDULED, a run that has not started: not yet ended.
+            status: RunStatus::parse(&info.status).unwrap_or(RunStatus::Running),
+            start_time: info.start_time.unwrap_or(0),
+            end_time: info.end_time,
+            artifact_uri: info.artifact_uri,
+            lifecycle_stage: info.lifecycle_stage,
+            params: self.data.params.into_iter().map(|p| (p.key, p.value)).collect(),
+            metrics,
+            tags,
+        }
+    }
+}
+
+// ----- small helpers -----
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for query values
+/// and path segments.
+fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Encodes each segment of a `/`-separated path, keeping the slashes.
+fn encode_path(path: &str) -> String {
+    path.split('/').map(encode_component).collect::<Vec<_>>().join("/")
+}
+
+fn first_chars(text: &str, count: usize) -> String {
+    let trimmed = text.trim();
+    let mut out: String = trimmed.chars().take(count).collect();
+    if trimmed.chars().nth(count).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn key_value_json(key: &str, value: &str) -> Value {
+    json!({ "key": key, "value": value })
+}
+
+fn key_values(pairs: &[(String, String)]) -> Vec<Value> {
+    pairs.iter().map(|(key, value)| key_value_json(key, value)).collect()
+}
+
+fn metric_json(metric: &MetricEntry) -> Value {
+    json!({ "key": metric.key, "value": metric.value, "timestamp": metric.timestamp, "step": metric.step })
+}
+
+/// The proxied upload URL for a file of a run whose files live at `artifact_uri`.
+/// `None` when the server keeps files somewhere it does not proxy (`s3://`, `file://`):
+/// a browser cannot write there.
+fn artifact_url(base_url: &str, artifact_uri: &str, path: &str) -> Option<String> {
+    let rest = artifact_uri.strip_prefix("mlflow-artifacts:")?;
+    // `mlflow-artifacts://host:port/...` names a host; we always use the server we talk to,
+    // as MLflow's own client does when the host is its tracking server.
+    let rest = match rest.strip_prefix("//") {
+        Some(after_host) => after_host.find('/').map_or("", |slash| &after_host[slash..]),
+        None => rest,
+    };
+    let root = rest.trim_matches('/');
+    let path = encode_path(path);
+    Some(if root.is_empty() {
+        format!("{base_url}{ARTIFACTS_API}/{path}")
+    } else {
+        format!("{base_url}{ARTIFACTS_API}/{}/{path}", encode_path(root))
+    })
+}
+
+/// One `log-batch` request's worth of entries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchChunk<'a> {
+    pub metrics: Vec<&'a MetricEntry>,
+    pub params: Vec<&'a (String, String)>,
+    pub tags: Vec<&'a (String, String)>,
+}
+
+impl BatchChunk<'_> {
+    fn len(&self) -> usize {
+        self.metrics.len() + self.params.len() + self.tags.len()
+    }
+}
+
+/// Splits a batch into requests MLflow accepts: at most 1000 metrics, 100 params and
+/// 100 tags, 1000 entries in all, and under 1 MB of JSON each. Order is kept, so a
+/// metric's history arrives in the order it was logged. Params and tags go first, so a
+/// run's description is on the server before its long metric histories.
+pub fn plan_batches<'a>(
+    metrics: &'a [MetricEntry],
+    params: &'a [(String, String)],
+    tag_list: &'a [(String, String)],
+) -> Vec<BatchChunk<'a>> {
+    enum Entry<'a> {
+        Param(&'a (String, String)),
+        Tag(&'a (String, String)),
+        Metric(&'a MetricEntry),
+    }
+    let entries = params
+        .iter()
+        .map(Entry::Param)
+        .chain(tag_list.iter().map(Entry::Tag))
+        .chain(metrics.iter().map(Entry::Metric));
+    // The envelope: run id, the three array names, brackets.
+    const ENVELOPE_BYTES: usize = 128;
+    let mut chunks = Vec::new();
+    let mut current = BatchChunk::default();
+    let mut bytes = ENVELOPE_BYTES;
+    for entry in entries {
+        let (size, full) = match &entry {
+            Entry::Param((key, value)) => {
+                (key_value_json(key, value).to_string().len(), current.params.len() >= MAX_BATCH_PARAMS)
+            }
+            Entry::Tag((key, value)) => {
+                (key_value_json(key, value).to_string().len(), current.tags.len() >= MAX_BATCH_TAGS)
+            }
+            Entry::Metric(metric) => {
+                (metric_json(metric).to_string().len(), current.metrics.len() >= MAX_BATCH_METRICS)
+            }
+        };
+        let size = size + 1; // the comma
+        let over = full || current.len() >= MAX_BATCH_ENTITIES || bytes + size > MAX_BATCH_BYTES;
+        if over && current.len() > 0 {
+            chunks.push(std::mem::take(&mut current));
+            bytes = ENVELOPE_BYTES;
+        }
+        bytes += size;
+        match entry {
+            Entry::Param(pair) => current.params.push(pair),
+            Entry::Tag(pair) => current.tags.push(pair),
+            Entry::Metric(metric) => current.metrics.push(metric),
+        }
+    }
+    if current.len() > 0 {
+        chunks.push(current);
+    }
+    chunks
+}
+
+/// Tags that cannot be copied as they are: the run name travels as `run_name`, and the
+/// parent's id must be the parent's id on the server, not here.
+fn pushable_tags(run: &Run, remote_parent: Option<&str>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = run
+        .tags
+        .iter()
+        .filter(|(key, _)| {
+            !matches!(
+                key.as_str(),
+                tags::RUN_NAME | tags::PARENT_RUN_ID | LOCAL_RUN_ID_TAG | LOCAL_PARENT_RUN_ID_TAG
+            )
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if let Some(local_parent) = run.parent_run_id() {
+        match remote_parent {
+            Some(remote) => out.push((tags::PARENT_RUN_ID.to_string(), remote.to_string())),
+            None => out.push((LOCAL_PARENT_RUN_ID_TAG.to_string(), local_parent.to_string())),
+        }
+    }
+    out
+}
+
+/// Every point of every metric history, in logged order; a metric without a stored
+/// history (older exports) contributes its latest value.
+fn metric_points(exported: &ExportedRun) -> Vec<MetricEntry> {
+    let mut points = Vec::new();
+    for (key, history) in &exported.metric_history {
+        points.extend(history.iter().map(|m| MetricEntry {
+            key: key.clone(),
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+        }));
+    }
+    for (key, latest) in &exported.run.metrics {
+        if exported.metric_history.get(key).is_none_or(Vec::is_empty) {
+            points.push(MetricEntry {
+                key: key.clone(),
+                value: latest.value,
+                timestamp: latest.timestamp,
+                step: latest.step,
+            });
+        }
+    }
+    points
+}
+
+impl<T: HttpTransport> RestClient<T> {
+    /// Checks the address before any request, so a typo is reported as one.
+    pub fn new(base_url: &str, transport: T) -> Result<Self, TrackingError> {
+        let trimmed = base_url.trim();
+        let refuse = |why: String| TrackingError::Unreachable { url: trimmed.to_string(), why };
+        let lower = trimmed.to_ascii_lowercase();
+        let Some(after_scheme) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"))
+        else {
+            return Err(refuse(
+                "the address must start with http:// or https://, e.g. http://127.0.0.1:5000".to_string(),
+            ));
+        };
+        let host = after_scheme.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.starts_with(':') {
+            return Err(refuse("the address has no host name, e.g. http://127.0.0.1:5000".to_string()));
+        }
+        if let Some(bad) = trimmed.chars().find(|c| c.is_whitespace() || matches!(c, '?' | '#')) {
+            return Err(refuse(format!(
+                "the address contains `{bad}`; give only the server's address, e.g. http://127.0.0.1:5000"
+            )));
+        }
+        Ok(Self { base_url: trimmed.trim_end_matches('/').to_string(), transport })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    fn unreachable(&self, why: String) -> TrackingError {
+        TrackingError::Unreachable {
+            url: self.base_url.clone(),
+            why: format!(
+                "{why}. Nothing is lost: your runs stay saved here. Check that the server is running \
+                 at this address; if it is, it may refuse this page's origin (start it with \
+                 `--cors-allowed-origins <this page's address>`)"
+            ),
+        }
+    }
+
+    /// Reads an answer: MLflow JSON on success, MLflow's error body otherwise.
+    fn read_answer(&self, response: HttpResponse) -> Result<Value, TrackingError> {
+        let status = response.status;
+        if !(200..300).contains(&status) {
+            return Err(server_error(status, &response.body));
+        }
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(serde_json::Map::new()));
+        }
+        serde_json::from_slice(&response.body).map_err(|_| TrackingError::Server {
+            status,
+            code: "NOT_MLFLOW".to_string(),
+            message: format!(
+                "the answer is not JSON; is {} an MLflow tracking server? It said: {}",
+                self.base_url,
+                first_chars(&String::from_utf8_lossy(&response.body), ERROR_TEXT_CHARS)
+            ),
+        })
+    }
+
+    async fn call(&self, method: &str, endpoint: &str, body: Option<Value>) -> Result<Value, TrackingError> {
+        let url = format!("{}{API}{endpoint}", self.base_url);
+        let response = self
+            .transport
+            .send(method, &url, body.map(|b| b.to_string()))
+            .await
+            .map_err(|why| self.unreachable(why))?;
+        self.read_answer(response)
+    }
+
+    async fn post(&self, endpoint: &str, body: Value) -> Result<Value, TrackingError> {
+        self.call("POST", endpoint, Some(body)).await
+    }
+
+    async fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, TrackingError> {
+        let query: Vec<String> =
+            query.iter().map(|(key, value)| format!("{key}={}", encode_component(value))).collect();
+        self.call("GET", &format!("{endpoint}?{}", query.join("&")), None).await
+    }
+
+    // ----- experiments -----
+
+    /// The id of the experiment with this name (active or deleted), or `None`.
+    pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<String>, TrackingError> {
+        Ok(self.find_experiment(name).await?.map(|e| e.experiment_id))
+    }
+
+    async fn find_experiment(&self, name: &str) -> Result<Option<WireExperiment>, TrackingError> {
+        match self.get("/experiments/get-by-name", &[("experiment_name", name)]).await {
+            Ok(answer) => Ok(Some(decode::<ExperimentResponse>(answer)?.experiment)),
+            Err(TrackingError::Server { code, .. }) if code == "RESOURCE_DOES_NOT_EXIST" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_experiment(&self, name: &str) -> Result<String, TrackingError> {
+        let answer = self.post("/experiments/create", json!({ "name": name })).await?;
+        Ok(decode::<CreateExperimentResponse>(answer)?.experiment_id)
+    }
+
+    /// The experiment's id, creating it when missing. A deleted experiment is refused
+    /// rather than silently restored: someone on the team deleted it on purpose.
+    pub async fn get_or_create_experiment(&self, name: &str) -> Result<String, TrackingError> {
+        if let Some(found) = self.find_experiment(name).await? {
+            if found.lifecycle_stage == "deleted" {
+                return Err(TrackingError::ExperimentDeleted(name.to_string()));
+            }
+            return Ok(found.experiment_id);
+        }
+        match self.create_experiment(name).await {
+            Ok(id) => Ok(id),
+            // Someone else created it between our two requests.
+            Err(TrackingError::Server { code, .. }) if code == "RESOURCE_ALREADY_EXISTS" => self
+                .get_experiment_by_name(name)
+                .await?
+                .ok_or_else(|| TrackingError::ExperimentNameNotFound(name.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    // ----- runs -----
+
+    /// Starts a run; `run_name` may be empty to let the server pick one.
+    pub async fn create_run(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        start_time: i64,
+        tag_list: &[(String, String)],
+    ) -> Result<String, TrackingError> {
+        Ok(self
+            .create_run_info(experiment_id, run_name, start_time, tag_list, "")
+            .await?
+            .info
+            .id()
+            .to_string())
+    }
+
+    async fn create_run_info(
+        &self,
+        experiment_id: &str,
+        run_name: &str,
+        start_time: i64,
+        tag_list: &[(String, String)],
+        user_id: &str,
+    ) -> Result<WireRun, TrackingError> {
+        let mut body = json!({
+            "experiment_id": experiment_id,
+            "start_time": start_time,
+            "tags": key_values(tag_list),
+        });
+        if !run_name.is_empty() {
+            body["run_name"] = json!(run_name);
+        }
+        if !user_id.is_empty() {
+            body["user_id"] = json!(user_id);
+        }
+        let answer = self.post("/runs/create", body).await?;
+        Ok(decode::<RunResponse>(answer)?.run)
+    }
+
+    async fn get_run_info(&self, run_id: &str) -> Result<WireRun, TrackingError> {
+        let answer = self.get("/runs/get", &[("run_id", run_id)]).await?;
+        Ok(decode::<RunResponse>(answer)?.run)
+    }
+
+    /// Logs everything, in as many `log-batch` requests as MLflow's limits need (see
+    /// [`plan_batches`]). Not atomic across requests: if one fails, the earlier ones stay.
+    pub async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[MetricEntry],
+        params: &[(String, String)],
+        tag_list: &[(String, String)],
+    ) -> Result<(), TrackingError> {
+        for chunk in plan_batches(metrics, params, tag_list) {
+            let body = json!({
+                "run_id": run_id,
+                "metrics": chunk.metrics.iter().map(|m| metric_json(m)).collect::<Vec<_>>(),
+                "params": chunk.params.iter().map(|(key, value)| key_value_json(key, value)).collect::<Vec<_>>(),
+                "tags": chunk.tags.iter().map(|(key, value)| key_value_json(key, value)).collect::<Vec<_>>(),
+            });
+            self.post("/runs/log-batch", body).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a run's status, and optionally its end time and name.
+    pub async fn update_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) -> Result<(), TrackingError> {
+        let mut body = json!({ "run_id": run_id, "status": status.as_str() });
+        if let Some(end) = end_time {
+            body["end_time"] = json!(end);
+        }
+        if let Some(name) = run_name {
+            body["run_name"] = json!(name);
+        }
+        self.post("/runs/update", body).await?;
+        Ok(())
+    }
+
+    /// Soft-deletes a run, as the UI's delete button does.
+    pub async fn delete_run(&self, run_id: &str) -> Result<(), TrackingError> {
+        self.post("/runs/delete", json!({ "run_id": run_id })).await?;
+        Ok(())
+    }
+
+    /// MLflow's run search (server-side filter and order syntax), following pages until
+    /// `max_results` runs or the last page.
+    pub async fn search_runs(
+        &self,
+        experiment_ids: &[String],
+        filter: &str,
+        max_results: usize,
+        order_by: &[String],
+    ) -> Result<Vec<RemoteRun>, TrackingError> {
+        let mut runs = Vec::new();
+        let mut page_token: Option<String> = None;
+        while runs.len() < max_results {
+            let mut body = json!({
+                "experiment_ids": experiment_ids,
+                "filter": filter,
+                "max_results": (max_results - runs.len()).min(SEARCH_PAGE_SIZE),
+                "order_by": order_by,
+            });
+            if let Some(token) = &page_token {
+                body["page_token"] = json!(token);
+            }
+            let page: SearchRunsResponse = decode(self.post("/runs/search", body).await?)?;
+            runs.extend(page.runs.into_iter().map(WireRun::into_remote));
+            match page.next_page_token {
+                Some(token) if !token.is_empty() => page_token = Some(token),
+                _ => break,
+            }
+        }
+        runs.truncate(max_results);
+        Ok(runs)
+    }
+
+    // ----- artifacts -----
+
+    /// Uploads one file through the server's artifact proxy, under the run's artifact
+    /// root (one extra request to learn where that is).
+    pub async fn upload_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<(), TrackingError> {
+        let run = self.get_run_info(run_id).await?;
+        self.upload_to(&run.info.artifact_uri, path, bytes, "application/octet-stream").await
+    }
+
+    async fn upload_to(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> Result<(), TrackingError> {
+        check_artifact_path(path)?;
+        let Some(url) = artifact_url(&self.base_url, artifact_uri, path) else {
+            return Err(TrackingError::Unreachable {
+                url: artifact_uri.to_string(),
+                why: "the server keeps this run's files where only it can write, so they cannot be uploaded \
+                      through it; start `mlflow server` with artifact serving on (the default, \
+                      `--serve-artifacts`) and use an experiment created by that server"
+                    .to_string(),
+            });
+        };
+        let response = self
+            .transport
+            .send_bytes("PUT", &url, bytes, content_type)
+            .await
+            .map_err(|why| self.unreachable(why))?;
+        self.read_answer(response)?;
+        Ok(())
+    }
+
+    // ----- registry -----
+
+    /// Creates a registered model; one that already exists is fine, so pushing the same
+    /// model from several runs needs no check first.
+    pub async fn create_registered_model(&self, name: &str) -> Result<(), TrackingError> {
+        match self.post("/registered-models/create", json!({ "name": name })).await {
+            Ok(_) => Ok(()),
+            Err(TrackingError::Server { code, .. }) if code == "RESOURCE_ALREADY_EXISTS" => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A new version of `name` from a run's model (`source` like `runs:/<run id>/model`).
+    pub async fn create_model_version(
+        &self,
+        name: &str,
+        source: &str,
+        run_id: &str,
+    ) -> Result<u32, TrackingError> {
+        let answer = self
+            .post("/model-versions/create", json!({ "name": name, "source": source, "run_id": run_id }))
+            .await?;
+        let version = decode::<ModelVersionResponse>(answer)?.model_version.version;
+        let parsed = match &version {
+            Value::String(text) => text.parse().ok(),
+            Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()),
+            _ => None,
+        };
+        parsed.ok_or_else(|| bad_response(format!("model version `{version}` is not a number")))
+    }
+
+    /// Moves a version to `stage` (`None`, `Staging`, `Production`, `Archived`; the server
+    /// checks the name).
+    pub async fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: u32,
+        stage: &str,
+        archive_existing: bool,
+    ) -> Result<(), TrackingError> {
+        let body = json!({
+            "name": name,
+            "version": version.to_string(),
+            "stage": stage,
+            "archive_existing_versions": archive_existing,
+        });
+        self.post("/model-versions/transition-stage", body).await?;
+        Ok(())
+    }
+
+    pub async fn set_registered_model_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<(), TrackingError> {
+        let body = json!({ "name": name, "alias": alias, "version": version.to_string() });
+        self.post("/registered-models/alias", body).await?;
+        Ok(())
+    }
+
+    // ----- pushing local runs -----
+
+    /// The server's id of the run pushed from `local_run_id`, if it is there.
+    pub async fn find_pushed_run(
+        &self,
+        experiment_id: &str,
+        local_run_id: &str,
+    ) -> Result<Option<String>, TrackingError> {
+        // Run ids are hex, but quote defensively: a quote would end the string early.
+        let filter = format!("tags.`{LOCAL_RUN_ID_TAG}` = '{}'", local_run_id.replace('\'', ""));
+        let found = self.search_runs(&[experiment_id.to_string()], &filter, 1, &[]).await?;
+        Ok(found.into_iter().next().map(|run| run.run_id))
+    }
+
+    /// Replays one local run on the server: same name, start time, tags, params, every
+    /// metric history point, files, then status and end time. Returns the server's run id.
+    ///
+    /// Pushing is idempotent: the finished remote run carries [`LOCAL_RUN_ID_TAG`], and a
+    /// run already pushed to this experiment is not pushed again (its id is returned). A
+    /// push that fails halfway deletes its half-made run (if the server is still there),
+    /// so trying again starts clean. A parent pushed earlier is linked as the parent.
+    pub async fn push_run(
+        &self,
+        exported: &ExportedRun,
+        experiment_name: &str,
+    ) -> Result<String, TrackingError> {
+        let experiment_id = self.get_or_create_experiment(experiment_name).await?;
+        let local = &exported.run;
+        if let Some(existing) = self.find_pushed_run(&experiment_id, &local.run_id).await? {
+            return Ok(existing);
+        }
+        let remote_parent = match local.parent_run_id() {
+            Some(parent) => self.find_pushed_run(&experiment_id, parent).await?,
+            None => None,
+        };
+        let tag_list = pushable_tags(local, remote_parent.as_deref());
+        let (first_tags, later_tags) = tag_list.split_at(tag_list.len().min(MAX_BATCH_TAGS));
+        let created = self
+            .create_run_info(&experiment_id, &local.run_name, local.start_time, first_tags, &local.user_id)
+            .await?;
+        let run_id = created.info.id().to_string();
+        match self.fill_pushed_run(&run_id, &created.info.artifact_uri, exported, later_tags).await {
+            Ok(()) => Ok(run_id),
+            Err(e) => {
+                // Best effort: the server may be the thing that failed.
+                let _ = self.delete_run(&run_id).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn fill_pushed_run(
+        &self,
+        run_id: &str,
+        artifact_uri: &str,
+        exported: &ExportedRun,
+        later_tags: &[(String, String)],
+    ) -> Result<(), TrackingError> {
+        let local = &exported.run;
+        let params: Vec<(String, String)> =
+            local.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.log_batch(run_id, &metric_points(exported), &params, later_tags).await?;
+        for artifact in &exported.artifacts {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(&artifact.base64).map_err(|e| {
+                TrackingError::Corrupt(format!("file `{}` of run `{}`: {e}", artifact.path, local.run_id))
+            })?;
+            let content_type = if artifact.content_type.is_empty() {
+                "application/octet-stream"
+            } else {
+                &artifact.content_type
+            };
+            self.upload_to(artifact_uri, &artifact.path, &bytes, content_type).await?;
+        }
+        if local.status.is_terminated() {
+            self.update_run(run_id, local.status, local.end_time, None).await?;
+        }
+        // Last, so only a complete push is found by `find_pushed_run`.
+        let marker = [(LOCAL_RUN_ID_TAG.to_string(), local.run_id.clone())];
+        self.log_batch(run_id, &[], &[], &marker).await
+    }
+
+    /// Pushes several runs, parents before their children so child runs nest under their
+    /// parents on the server too. Returns `(local run id, server run id)` pairs in the
+    /// order pushed.
+    pub async fn push_runs(
+        &self,
+        exported: &[ExportedRun],
+        experiment_name: &str,
+    ) -> Result<Vec<(String, String)>, TrackingError> {
+        let mut pending: Vec<&ExportedRun> = exported.iter().collect();
+        let mut pushed = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            let waiting: BTreeSet<&str> = pending.iter().map(|r| r.run.run_id.as_str()).collect();
+            // Runs whose parent is not still waiting; if there is a cycle, take them all.
+            let (ready, rest): (Vec<&ExportedRun>, Vec<&ExportedRun>) =
+                pending.iter().partition(|r| r.run.parent_run_id().is_none_or(|p| !waiting.contains(p)));
+            let (ready, rest) = if ready.is_empty() { (rest, Vec::new()) } else { (ready, rest) };
+            for run in ready {
+                let remote = self.push_run(run, experiment_name).await?;
+                pushed.push((run.run.run_id.clone(), remote));
+            }
+            pending = rest;
+        }
+        Ok(pushed)
+    }
+}
+
+fn bad_response(why: String) -> TrackingError {
+    TrackingError::Server { status: 200, code: "BAD_RESPONSE".to_string(), message: why }
+}
+
+fn decode<D: DeserializeOwned>(answer: Value) -> Result<D, TrackingError> {
+    let shown = first_chars(&answer.to_string(), ERROR_TEXT_CHARS);
+    serde_json::from_value(answer)
+        .map_err(|e| bad_response(format!("the server's answer does not have MLflow's shape ({e}): {shown}")))
+}
+
+/// MLflow's JSON error, or the start of whatever else came back (a proxy's HTML page,
+/// MLflow's security middleware's plain text), with a hint for the refusals we know.
+fn server_error(status: u16, body: &[u8]) -> TrackingError {
+    if let Ok(error) = serde_json::from_slice::<WireError>(body) {
+        return TrackingError::Server { status, code: error.error_code, message: error.message };
+    }
+    let text = first_chars(&String::from_utf8_lossy(body), ERROR_TEXT_CHARS);
+    let hint = if text.contains("Invalid Host header") {
+        " (the server refuses the host name in this address: start it with `--allowed-hosts <host:port>`)"
+    } else if text.contains("Cross-origin request blocked") {
+        " (the server refuses this page's origin: start it with `--cors-allowed-origins <this page's address>`)"
+    } else if status == 404 {
+        " (no such endpoint: is this the address of an MLflow tracking server, 2.x or newer?)"
+    } else {
+        ""
+    };
+    let code = match status {
+        400 => "BAD_REQUEST",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "ENDPOINT_NOT_FOUND",
+        413 => "REQUEST_TOO_LARGE",
+        500..=599 => "INTERNAL_ERROR",
+        _ => "HTTP_ERROR",
+    };
+    TrackingError::Server { status, code: code.to_string(), message: format!("{text}{hint}") }
+}
