@@ -12,8 +12,11 @@ VAL=green_tripdata_2021-02.parquet
 REPEAT=${REPEAT:-7}
 OUT=bench/results
 mkdir -p "$OUT"
+echo "== tracking at scale (${TRACKING_RUNS:-10000} runs, IndexedDB, headless Chromium)"
+CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --release --example bench_tracking -- "${TRACKING_RUNS:-10000}" | tee "$OUT/tracking.json"
+
 if [ ! -f "$DATA/$TRAIN" ] || [ ! -f "$DATA/$VAL" ]; then
-    echo "SKIPPED: $DATA/$TRAIN and $VAL are needed (set MLOPS_DATA to their folder)"; exit 0
+    echo "SKIPPED the Chapter 1 comparison: $DATA/$TRAIN and $VAL are needed (set MLOPS_DATA to their folder)"; exit 0
 fi
 
 echo "== native"

@@ -3,6 +3,7 @@
 
 pub mod components;
 pub mod pages;
+pub mod remote;
 pub mod routes;
 pub mod state;
 pub mod storage;

@@ -379,8 +379,22 @@ impl AppState {
         .await;
         match result {
             Ok(()) => self.last_run_id.set(Some(run_id.to_string())),
-            Err(e) => self.report_store_error("The run's results could not be saved", e),
+            Err(e) => return self.report_store_error("The run's results could not be saved", e),
         }
+        if crate::remote::mirror_enabled() {
+            if let Err(e) = self.mirror(run_id).await {
+                self.report_store_error("The run is saved here, but the tracking server did not take it", e);
+            }
+        }
+    }
+
+    /// Sends a finished run to the learner's MLflow server too.
+    async fn mirror(&self, run_id: &str) -> Result<(), TrackingError> {
+        let Some(client) = self.tracking.client() else { return Ok(()) };
+        let bundle = client.export(Some(&[run_id.to_string()])).await?;
+        let Some(run) = bundle.runs.first() else { return Ok(()) };
+        let experiment = client.get_experiment(&run.run.experiment_id).await?;
+        crate::remote::client()?.push_run(run, &experiment.name).await.map(|_| ())
     }
 
     fn report_store_error(&self, what: &str, error: TrackingError) {

@@ -6,3 +6,4 @@ pub mod download;
 pub mod markdown;
 pub mod maturity;
 pub mod progress;
+pub mod run_charts;

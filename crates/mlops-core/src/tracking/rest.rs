@@ -377,56 +377,56 @@ impl BatchChunk<'_> {
 }
 
 /// Splits a batch into requests MLflow accepts: at most 1000 metrics, 100 params and
-/// 100 tags, 1000 entries in all, and under 1 MB of JSON each. Order is kept, so a
-/// metric's history arrives in the order it was logged. Params and tags go first, so a
-/// run's description is on the server before its long metric histories.
+/// 100 tags, 1000 entries in all, and under 1 MB of JSON each. Each request takes as
+/// many params, then tags, then metrics as fit, so few requests are made; order within
+/// each kind is kept, so a metric's history arrives in the order it was logged.
 pub fn plan_batches<'a>(
     metrics: &'a [MetricEntry],
     params: &'a [(String, String)],
     tag_list: &'a [(String, String)],
 ) -> Vec<BatchChunk<'a>> {
-    enum Entry<'a> {
-        Param(&'a (String, String)),
-        Tag(&'a (String, String)),
-        Metric(&'a MetricEntry),
-    }
-    let entries = params
-        .iter()
-        .map(Entry::Param)
-        .chain(tag_list.iter().map(Entry::Tag))
-        .chain(metrics.iter().map(Entry::Metric));
-    // The envelope: run id, the three array names, brackets.
+    /// The envelope: run id, the three array names, brackets.
     const ENVELOPE_BYTES: usize = 128;
+    // Each entry's JSON size plus its comma.
+    let pair_size = |(key, value): &(String, String)| key_value_json(key, value).to_string().len() + 1;
+    let metric_size = |metric: &MetricEntry| metric_json(metric).to_string().len() + 1;
+    let (mut next_param, mut next_tag, mut next_metric) = (0, 0, 0);
     let mut chunks = Vec::new();
-    let mut current = BatchChunk::default();
-    let mut bytes = ENVELOPE_BYTES;
-    for entry in entries {
-        let (size, full) = match &entry {
-            Entry::Param((key, value)) => {
-                (key_value_json(key, value).to_string().len(), current.params.len() >= MAX_BATCH_PARAMS)
+    while next_param < params.len() || next_tag < tag_list.len() || next_metric < metrics.len() {
+        let mut chunk = BatchChunk::default();
+        let mut bytes = ENVELOPE_BYTES;
+        // An entry goes in if it fits; the first always does, so every request makes
+        // progress (an entry too big on its own is the server's to refuse, with its words).
+        let mut fits = |chunk: &BatchChunk, size: usize, kind_full: bool| {
+            let ok = chunk.len() == 0
+                || (!kind_full && chunk.len() < MAX_BATCH_ENTITIES && bytes + size <= MAX_BATCH_BYTES);
+            if ok {
+                bytes += size;
             }
-            Entry::Tag((key, value)) => {
-                (key_value_json(key, value).to_string().len(), current.tags.len() >= MAX_BATCH_TAGS)
-            }
-            Entry::Metric(metric) => {
-                (metric_json(metric).to_string().len(), current.metrics.len() >= MAX_BATCH_METRICS)
-            }
+            ok
         };
-        let size = size + 1; // the comma
-        let over = full || current.len() >= MAX_BATCH_ENTITIES || bytes + size > MAX_BATCH_BYTES;
-        if over && current.len() > 0 {
-            chunks.push(std::mem::take(&mut current));
-            bytes = ENVELOPE_BYTES;
+        while let Some(pair) = params.get(next_param) {
+            if !fits(&chunk, pair_size(pair), chunk.params.len() >= MAX_BATCH_PARAMS) {
+                break;
+            }
+            chunk.params.push(pair);
+            next_param += 1;
         }
-        bytes += size;
-        match entry {
-            Entry::Param(pair) => current.params.push(pair),
-            Entry::Tag(pair) => current.tags.push(pair),
-            Entry::Metric(metric) => current.metrics.push(metric),
+        while let Some(pair) = tag_list.get(next_tag) {
+            if !fits(&chunk, pair_size(pair), chunk.tags.len() >= MAX_BATCH_TAGS) {
+                break;
+            }
+            chunk.tags.push(pair);
+            next_tag += 1;
         }
-    }
-    if current.len() > 0 {
-        chunks.push(current);
+        while let Some(metric) = metrics.get(next_metric) {
+            if !fits(&chunk, metric_size(metric), chunk.metrics.len() >= MAX_BATCH_METRICS) {
+                break;
+            }
+            chunk.metrics.push(metric);
+            next_metric += 1;
+        }
+        chunks.push(chunk);
     }
     chunks
 }
@@ -965,4 +965,780 @@ fn server_error(status: u16, body: &[u8]) -> TrackingError {
         _ => "HTTP_ERROR",
     };
     TrackingError::Server { status, code: code.to_string(), message: format!("{text}{hint}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+
+    use futures::executor::block_on;
+
+    use super::super::entities::{ArtifactInfo, LifecycleStage};
+    use super::super::transfer::ExportedArtifact;
+    use super::*;
+
+    /// One request as the fake server saw it.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Sent {
+        method: String,
+        url: String,
+        json: Option<Value>,
+        bytes: Option<Vec<u8>>,
+        content_type: Option<String>,
+    }
+
+    impl Sent {
+        fn path(&self) -> &str {
+            self.url.strip_prefix("http://mlflow.test:5000").unwrap_or(&self.url)
+        }
+        fn body(&self) -> &Value {
+            self.json.as_ref().expect("a JSON body")
+        }
+    }
+
+    /// Records every request and answers with `respond`.
+    struct Fake<F> {
+        sent: RefCell<Vec<Sent>>,
+        respond: F,
+    }
+
+    impl<F> std::fmt::Debug for Fake<F> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Fake").field("sent", &self.sent).finish_non_exhaustive()
+        }
+    }
+
+    impl<F: Fn(&Sent) -> Result<HttpResponse, String>> HttpTransport for Fake<F> {
+        async fn send(
+            &self,
+            method: &str,
+            url: &str,
+            json_body: Option<String>,
+        ) -> Result<HttpResponse, String> {
+            let json = json_body.map(|b| serde_json::from_str(&b).expect("the client sends valid JSON"));
+            let sent = Sent { method: method.into(), url: url.into(), json, bytes: None, content_type: None };
+            self.sent.borrow_mut().push(sent.clone());
+            (self.respond)(&sent)
+        }
+        async fn send_bytes(
+            &self,
+            method: &str,
+            url: &str,
+            body: &[u8],
+            content_type: &str,
+        ) -> Result<HttpResponse, String> {
+            let sent = Sent {
+                method: method.into(),
+                url: url.into(),
+                json: None,
+                bytes: Some(body.to_vec()),
+                content_type: Some(content_type.into()),
+            };
+            self.sent.borrow_mut().push(sent.clone());
+            (self.respond)(&sent)
+        }
+    }
+
+    fn ok(body: Value) -> Result<HttpResponse, String> {
+        Ok(HttpResponse { status: 200, body: body.to_string().into_bytes() })
+    }
+
+    fn mlflow_error(status: u16, code: &str) -> Result<HttpResponse, String> {
+        let body = json!({ "error_code": code, "message": format!("{code} happened") });
+        Ok(HttpResponse { status, body: body.to_string().into_bytes() })
+    }
+
+    fn client<F: Fn(&Sent) -> Result<HttpResponse, String>>(respond: F) -> RestClient<Fake<F>> {
+        RestClient::new("http://mlflow.test:5000/", Fake { sent: RefCell::new(Vec::new()), respond })
+            .expect("a valid address")
+    }
+
+    fn sent<F>(client: &RestClient<Fake<F>>) -> Vec<Sent> {
+        client.transport.sent.borrow().clone()
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn created_run(run_id: &str, experiment_id: &str) -> Value {
+        json!({ "run": { "info": {
+            "run_id": run_id, "run_uuid": run_id, "experiment_id": experiment_id, "status": "RUNNING",
+            "start_time": 5, "artifact_uri": format!("mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"),
+            "lifecycle_stage": "active"
+        }, "data": {} } })
+    }
+
+    // ----- addresses -----
+
+    #[test]
+    fn accepts_http_and_https_addresses_and_drops_trailing_slashes() {
+        for (given, kept) in [
+            ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("  https://mlflow.example.org/ ", "https://mlflow.example.org"),
+            ("HTTP://localhost:5000/mlflow//", "HTTP://localhost:5000/mlflow"),
+        ] {
+            let client = client(|_| ok(json!({})));
+            let rebuilt = RestClient::new(given, client.transport).expect("valid");
+            assert_eq!(rebuilt.base_url(), kept);
+        }
+    }
+
+    #[test]
+    fn refuses_addresses_that_are_not_http() {
+        for (given, says) in [
+            ("ftp://127.0.0.1:5000", "http:// or https://"),
+            ("127.0.0.1:5000", "http:// or https://"),
+            ("", "http:// or https://"),
+            ("http://", "no host"),
+            ("http://:5000", "no host"),
+            ("http://127.0.0.1:5000/#/experiments", "`#`"),
+            ("http://127.0.0.1:5000/?x=1", "`?`"),
+            ("http://my server:5000", "` `"),
+        ] {
+            let err = RestClient::new(
+                given,
+                Fake { sent: RefCell::new(Vec::new()), respond: |_: &Sent| ok(json!({})) },
+            )
+            .expect_err(given);
+            match err {
+                TrackingError::Unreachable { url, why } => {
+                    assert_eq!(url, given.trim());
+                    assert!(why.contains(says), "{given}: {why}");
+                }
+                other => panic!("{given}: {other:?}"),
+            }
+        }
+    }
+
+    // ----- experiments -----
+
+    #[test]
+    fn finds_an_experiment_by_name_with_the_name_encoded() {
+        let client =
+            client(|_| ok(json!({ "experiment": { "experiment_id": "4", "name": "taxi fares/v2" } })));
+        assert_eq!(block_on(client.get_experiment_by_name("taxi fares/v2")), Ok(Some("4".to_string())));
+        let sent = sent(&client);
+        assert_eq!(sent[0].method, "GET");
+        assert_eq!(
+            sent[0].path(),
+            "/api/2.0/mlflow/experiments/get-by-name?experiment_name=taxi%20fares%2Fv2"
+        );
+        assert_eq!(sent[0].json, None);
+    }
+
+    #[test]
+    fn a_missing_experiment_is_none_not_an_error() {
+        let client = client(|_| mlflow_error(404, "RESOURCE_DOES_NOT_EXIST"));
+        assert_eq!(block_on(client.get_experiment_by_name("nope")), Ok(None));
+    }
+
+    #[test]
+    fn get_or_create_creates_a_missing_experiment() {
+        let client = client(|sent| match sent.method.as_str() {
+            "GET" => mlflow_error(404, "RESOURCE_DOES_NOT_EXIST"),
+            _ => ok(json!({ "experiment_id": "12" })),
+        });
+        assert_eq!(block_on(client.get_or_create_experiment("taxi")), Ok("12".to_string()));
+        let sent = sent(&client);
+        assert_eq!(sent.len(), 2);
+        assert_eq!((sent[1].method.as_str(), sent[1].path()), ("POST", "/api/2.0/mlflow/experiments/create"));
+        assert_eq!(sent[1].body(), &json!({ "name": "taxi" }));
+    }
+
+    #[test]
+    fn get_or_create_uses_an_experiment_created_meanwhile_by_someone_else() {
+        let gets = Cell::new(0);
+        let client = client(|sent| match sent.method.as_str() {
+            "GET" => {
+                gets.set(gets.get() + 1);
+                if gets.get() == 1 {
+                    mlflow_error(404, "RESOURCE_DOES_NOT_EXIST")
+                } else {
+                    ok(json!({ "experiment": { "experiment_id": "3", "lifecycle_stage": "active" } }))
+                }
+            }
+            _ => mlflow_error(400, "RESOURCE_ALREADY_EXISTS"),
+        });
+        assert_eq!(block_on(client.get_or_create_experiment("taxi")), Ok("3".to_string()));
+    }
+
+    #[test]
+    fn get_or_create_refuses_a_deleted_experiment() {
+        let client =
+            client(|_| ok(json!({ "experiment": { "experiment_id": "3", "lifecycle_stage": "deleted" } })));
+        assert_eq!(
+            block_on(client.get_or_create_experiment("taxi")),
+            Err(TrackingError::ExperimentDeleted("taxi".to_string()))
+        );
+    }
+
+    // ----- runs -----
+
+    #[test]
+    fn create_run_sends_mlflows_shape() {
+        let client = client(|_| ok(created_run("abc", "2")));
+        let tag_list = pairs(&[("team", "fares")]);
+        assert_eq!(
+            block_on(client.create_run("2", "baseline", 1_700_000_000_000, &tag_list)),
+            Ok("abc".into())
+        );
+        assert_eq!(block_on(client.create_run("2", "", 7, &[])), Ok("abc".into()));
+        let sent = sent(&client);
+        assert_eq!(sent[0].path(), "/api/2.0/mlflow/runs/create");
+        assert_eq!(
+            sent[0].body(),
+            &json!({
+                "experiment_id": "2", "run_name": "baseline", "start_time": 1_700_000_000_000_i64,
+                "tags": [{ "key": "team", "value": "fares" }]
+            })
+        );
+        assert_eq!(sent[1].body(), &json!({ "experiment_id": "2", "start_time": 7, "tags": [] }));
+    }
+
+    #[test]
+    fn update_run_sends_only_what_is_given() {
+        let client = client(|_| ok(json!({ "run_info": {} })));
+        block_on(client.update_run("abc", RunStatus::Finished, Some(99), Some("renamed"))).expect("ok");
+        block_on(client.update_run("abc", RunStatus::Killed, None, None)).expect("ok");
+        let sent = sent(&client);
+        assert_eq!(sent[0].path(), "/api/2.0/mlflow/runs/update");
+        assert_eq!(
+            sent[0].body(),
+            &json!({ "run_id": "abc", "status": "FINISHED", "end_time": 99, "run_name": "renamed" })
+        );
+        assert_eq!(sent[1].body(), &json!({ "run_id": "abc", "status": "KILLED" }));
+    }
+
+    #[test]
+    fn log_batch_sends_mlflows_shape() {
+        let client = client(|_| ok(json!({})));
+        let metrics = [MetricEntry { key: "rmse".into(), value: 4.5, timestamp: 10, step: 2 }];
+        block_on(client.log_batch("abc", &metrics, &pairs(&[("alpha", "0.1")]), &pairs(&[("t", "v")])))
+            .expect("ok");
+        let sent = sent(&client);
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].method.as_str(), sent[0].path()), ("POST", "/api/2.0/mlflow/runs/log-batch"));
+        assert_eq!(
+            sent[0].body(),
+            &json!({
+                "run_id": "abc",
+                "metrics": [{ "key": "rmse", "value": 4.5, "timestamp": 10, "step": 2 }],
+                "params": [{ "key": "alpha", "value": "0.1" }],
+                "tags": [{ "key": "t", "value": "v" }],
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_sends_nothing() {
+        let client = client(|_| ok(json!({})));
+        block_on(client.log_batch("abc", &[], &[], &[])).expect("ok");
+        assert!(sent(&client).is_empty());
+    }
+
+    fn many_metrics(count: usize) -> Vec<MetricEntry> {
+        (0..count)
+            .map(|i| MetricEntry { key: "loss".into(), value: i as f64, timestamp: 1, step: i as i64 })
+            .collect()
+    }
+
+    fn many_pairs(prefix: &str, count: usize, value_len: usize) -> Vec<(String, String)> {
+        (0..count).map(|i| (format!("{prefix}{i}"), "x".repeat(value_len))).collect()
+    }
+
+    #[test]
+    fn batches_exactly_at_the_limits_fit_in_one_request() {
+        let metrics = many_metrics(MAX_BATCH_METRICS);
+        assert_eq!(plan_batches(&metrics, &[], &[]).len(), 1);
+        let params = many_pairs("p", MAX_BATCH_PARAMS, 1);
+        let tag_list = many_pairs("t", MAX_BATCH_TAGS, 1);
+        let metrics = many_metrics(MAX_BATCH_ENTITIES - 200);
+        let chunks = plan_batches(&metrics, &params, &tag_list);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].len(), MAX_BATCH_ENTITIES);
+    }
+
+    #[test]
+    fn batches_over_the_limits_are_split_keeping_order() {
+        let metrics = many_metrics(2_500);
+        let params = many_pairs("p", 250, 3);
+        let tag_list = many_pairs("t", 150, 3);
+        let chunks = plan_batches(&metrics, &params, &tag_list);
+        for chunk in &chunks {
+            assert!(chunk.metrics.len() <= MAX_BATCH_METRICS);
+            assert!(chunk.params.len() <= MAX_BATCH_PARAMS);
+            assert!(chunk.tags.len() <= MAX_BATCH_TAGS);
+            assert!(chunk.len() <= MAX_BATCH_ENTITIES);
+        }
+        // Each request takes 100 params and 100 tags while there are some, and metrics
+        // up to 1000 entries in all.
+        let sizes: Vec<(usize, usize, usize)> =
+            chunks.iter().map(|c| (c.params.len(), c.tags.len(), c.metrics.len())).collect();
+        assert_eq!(sizes, vec![(100, 100, 800), (100, 50, 850), (50, 0, 850)]);
+        let steps: Vec<i64> = chunks.iter().flat_map(|c| c.metrics.iter().map(|m| m.step)).collect();
+        assert_eq!(steps, (0..2_500).collect::<Vec<i64>>());
+        let keys: Vec<&str> = chunks.iter().flat_map(|c| c.params.iter().map(|p| p.0.as_str())).collect();
+        assert_eq!(keys, params.iter().map(|p| p.0.as_str()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batches_with_long_values_stay_under_a_megabyte() {
+        // 100 params of 6000 characters and 100 tags of 8000 are within the count limits
+        // but make 1.4 MB of JSON, which MLflow refuses.
+        let params = many_pairs("p", MAX_BATCH_PARAMS, 6_000);
+        let tag_list = many_pairs("t", MAX_BATCH_TAGS, 8_000);
+        let client = client(|_| ok(json!({})));
+        block_on(client.log_batch("abc", &[], &params, &tag_list)).expect("ok");
+        let sent = sent(&client);
+        assert_eq!(sent.len(), 2);
+        let mut total = 0;
+        for request in &sent {
+            let size = request.body().to_string().len();
+            assert!(size < 1_000_000, "{size} bytes");
+            total += request.body()["params"].as_array().map_or(0, Vec::len);
+            total += request.body()["tags"].as_array().map_or(0, Vec::len);
+        }
+        assert_eq!(total, 200);
+    }
+
+    #[test]
+    fn log_batch_stops_at_the_first_refused_request() {
+        let client = client(|_| mlflow_error(400, "INVALID_PARAMETER_VALUE"));
+        let err = block_on(client.log_batch("abc", &many_metrics(2_001), &[], &[])).expect_err("refused");
+        assert!(
+            matches!(err, TrackingError::Server { status: 400, ref code, .. } if code == "INVALID_PARAMETER_VALUE")
+        );
+        assert_eq!(sent(&client).len(), 1);
+    }
+
+    #[test]
+    fn search_runs_reads_runs_and_follows_pages() {
+        let client = client(|sent| {
+            let first = sent.body().get("page_token").is_none();
+            let run = |id: &str| {
+                json!({
+                    "info": { "run_id": id, "experiment_id": "1", "run_name": format!("run-{id}"),
+                              "status": "FINISHED", "start_time": 10, "end_time": 20,
+                              "artifact_uri": "mlflow-artifacts:/1/x/artifacts", "lifecycle_stage": "active" },
+                    "data": {
+                        "metrics": [{ "key": "rmse", "value": 3.5, "timestamp": 11, "step": 4 }],
+                        "params": [{ "key": "alpha", "value": "0.1" }],
+                        "tags": [{ "key": "mlflow.runName", "value": format!("run-{id}") }]
+                    }
+                })
+            };
+            if first {
+                ok(json!({ "runs": [run("a"), run("b")], "next_page_token": "tok" }))
+            } else {
+                ok(json!({ "runs": [run("c")] }))
+            }
+        });
+        let order = vec!["metrics.rmse ASC".to_string()];
+        let runs = block_on(client.search_runs(&["1".to_string()], "params.alpha = '0.1'", 10, &order))
+            .expect("runs");
+        assert_eq!(runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        let first = &runs[0];
+        assert_eq!(first.run_name, "run-a");
+        assert_eq!(first.status, RunStatus::Finished);
+        assert_eq!((first.start_time, first.end_time), (10, Some(20)));
+        assert_eq!(first.params.get("alpha").map(String::as_str), Some("0.1"));
+        assert_eq!(first.metrics.get("rmse"), Some(&Metric { value: 3.5, timestamp: 11, step: 4 }));
+        let sent = sent(&client);
+        assert_eq!(sent[0].path(), "/api/2.0/mlflow/runs/search");
+        assert_eq!(
+            sent[0].body(),
+            &json!({ "experiment_ids": ["1"], "filter": "params.alpha = '0.1'", "max_results": 10,
+                     "order_by": ["metrics.rmse ASC"] })
+        );
+        assert_eq!(sent[1].body()["page_token"], "tok");
+        assert_eq!(sent[1].body()["max_results"], 8);
+    }
+
+    #[test]
+    fn search_runs_stops_at_max_results_and_reads_lenient_numbers() {
+        let client = client(|_| {
+            ok(json!({ "runs": [
+                { "info": { "run_uuid": "old", "status": "SCHEDULED", "start_time": "12" },
+                  "data": { "metrics": [{ "key": "m", "value": "NaN", "timestamp": "3" }],
+                            "tags": [{ "key": "mlflow.runName", "value": "named-by-tag" }] } },
+                { "info": { "run_id": "b" } }
+            ], "next_page_token": "more" }))
+        });
+        let runs = block_on(client.search_runs(&[], "", 1, &[])).expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].run_id, "old");
+        assert_eq!(runs[0].run_name, "named-by-tag");
+        assert_eq!(runs[0].status, RunStatus::Running);
+        assert_eq!(runs[0].start_time, 12);
+        assert!(runs[0].metrics.get("m").is_some_and(|m| m.value.is_nan() && m.timestamp == 3));
+        assert_eq!(sent(&client).len(), 1);
+        assert_eq!(block_on(client.search_runs(&[], "", 0, &[])), Ok(Vec::new()));
+    }
+
+    // ----- artifacts -----
+
+    #[test]
+    fn artifact_urls_follow_the_runs_artifact_root() {
+        let base = "http://h:5000";
+        assert_eq!(
+            artifact_url(base, "mlflow-artifacts:/1/abc/artifacts", "model/MLmodel").as_deref(),
+            Some("http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/MLmodel")
+        );
+        assert_eq!(
+            artifact_url(base, "mlflow-artifacts://other:9/1/abc/artifacts/", "plots/my plot.svg").as_deref(),
+            Some("http://h:5000/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/plots/my%20plot.svg")
+        );
+        assert_eq!(
+            artifact_url(base, "mlflow-artifacts:", "a.txt").as_deref(),
+            Some("http://h:5000/api/2.0/mlflow-artifacts/artifacts/a.txt")
+        );
+        assert_eq!(artifact_url(base, "s3://bucket/1/abc/artifacts", "a.txt"), None);
+        assert_eq!(artifact_url(base, "file:///tmp/mlruns/1/abc/artifacts", "a.txt"), None);
+    }
+
+    #[test]
+    fn upload_artifact_puts_the_bytes_under_the_runs_root() {
+        let client = client(|sent| match sent.method.as_str() {
+            "GET" => ok(created_run("abc", "1")),
+            _ => Ok(HttpResponse { status: 200, body: Vec::new() }),
+        });
+        block_on(client.upload_artifact("abc", "model/model.json", b"{\"w\":1}")).expect("uploaded");
+        let sent = sent(&client);
+        assert_eq!(sent[0].path(), "/api/2.0/mlflow/runs/get?run_id=abc");
+        assert_eq!(sent[1].method, "PUT");
+        assert_eq!(sent[1].path(), "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/model.json");
+        assert_eq!(sent[1].bytes.as_deref(), Some(&b"{\"w\":1}"[..]));
+        assert_eq!(sent[1].content_type.as_deref(), Some("application/octet-stream"));
+    }
+
+    #[test]
+    fn upload_artifact_refuses_bad_paths_and_unproxied_roots() {
+        let client = client(|_| {
+            ok(json!({ "run": { "info": { "run_id": "abc", "artifact_uri": "s3://bucket/abc/artifacts" } } }))
+        });
+        let err = block_on(client.upload_artifact("abc", "a.txt", b"x")).expect_err("not proxied");
+        assert!(matches!(err, TrackingError::Unreachable { ref url, ref why }
+            if url == "s3://bucket/abc/artifacts" && why.contains("--serve-artifacts")));
+        let err = block_on(client.upload_artifact("abc", "../escape.txt", b"x")).expect_err("bad path");
+        assert!(matches!(err, TrackingError::BadKey { .. }), "{err:?}");
+        assert!(sent(&client).iter().all(|s| s.method != "PUT"));
+    }
+
+    // ----- registry -----
+
+    #[test]
+    fn registry_calls_send_mlflows_shapes() {
+        let client = client(|sent| match sent.path() {
+            "/api/2.0/mlflow/model-versions/create" => ok(json!({ "model_version": { "version": "3" } })),
+            _ => ok(json!({})),
+        });
+        block_on(client.create_registered_model("fares")).expect("created");
+        assert_eq!(block_on(client.create_model_version("fares", "runs:/abc/model", "abc")), Ok(3));
+        block_on(client.transition_model_version_stage("fares", 3, "Production", true)).expect("moved");
+        block_on(client.set_registered_model_alias("fares", "champion", 3)).expect("aliased");
+        let sent = sent(&client);
+        let calls: Vec<(&str, &Value)> = sent.iter().map(|s| (s.path(), s.body())).collect();
+        assert_eq!(
+            calls,
+            vec![
+                ("/api/2.0/mlflow/registered-models/create", &json!({ "name": "fares" })),
+                (
+                    "/api/2.0/mlflow/model-versions/create",
+                    &json!({ "name": "fares", "source": "runs:/abc/model", "run_id": "abc" })
+                ),
+                (
+                    "/api/2.0/mlflow/model-versions/transition-stage",
+                    &json!({ "name": "fares", "version": "3", "stage": "Production", "archive_existing_versions": true })
+                ),
+                (
+                    "/api/2.0/mlflow/registered-models/alias",
+                    &json!({ "name": "fares", "alias": "champion", "version": "3" })
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn creating_a_registered_model_twice_is_fine() {
+        let client = client(|_| mlflow_error(400, "RESOURCE_ALREADY_EXISTS"));
+        assert_eq!(block_on(client.create_registered_model("fares")), Ok(()));
+        let client = self::client(|_| mlflow_error(403, "PERMISSION_DENIED"));
+        assert!(matches!(
+            block_on(client.create_registered_model("fares")),
+            Err(TrackingError::Server { .. })
+        ));
+    }
+
+    #[test]
+    fn a_model_version_that_is_not_a_number_is_a_bad_response() {
+        let client = client(|_| ok(json!({ "model_version": { "version": "three" } })));
+        let err = block_on(client.create_model_version("m", "runs:/a/model", "a")).expect_err("bad");
+        assert!(matches!(err, TrackingError::Server { ref code, .. } if code == "BAD_RESPONSE"), "{err:?}");
+    }
+
+    // ----- errors -----
+
+    #[test]
+    fn a_transport_failure_is_unreachable_and_says_local_data_is_kept() {
+        let client = client(|_| Err("connection refused".to_string()));
+        let err = block_on(client.create_experiment("taxi")).expect_err("down");
+        let TrackingError::Unreachable { url, why } = &err else { panic!("{err:?}") };
+        assert_eq!(url, "http://mlflow.test:5000");
+        assert!(why.starts_with("connection refused"));
+        assert!(why.contains("runs stay saved"));
+        let shown = err.to_string();
+        assert!(shown.contains("could not be reached"), "{shown}");
+    }
+
+    #[test]
+    fn an_mlflow_error_keeps_its_code_and_message() {
+        let client = client(|_| mlflow_error(404, "RESOURCE_DOES_NOT_EXIST"));
+        let err = block_on(client.create_run("999", "x", 1, &[])).expect_err("no experiment");
+        assert_eq!(
+            err,
+            TrackingError::Server {
+                status: 404,
+                code: "RESOURCE_DOES_NOT_EXIST".into(),
+                message: "RESOURCE_DOES_NOT_EXIST happened".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_non_json_error_keeps_the_first_200_characters() {
+        let page = format!("<!doctype html><title>404 Not Found</title>{}", "y".repeat(500));
+        let client = client(move |_| Ok(HttpResponse { status: 404, body: page.clone().into_bytes() }));
+        let err = block_on(client.create_experiment("taxi")).expect_err("not mlflow");
+        let TrackingError::Server { status, code, message } = err else { panic!() };
+        assert_eq!((status, code.as_str()), (404, "ENDPOINT_NOT_FOUND"));
+        assert!(message.starts_with("<!doctype html><title>404 Not Found</title>yyy"));
+        assert_eq!(message.split('…').next().map(|s| s.chars().count()), Some(200));
+        assert!(message.contains("MLflow tracking server"));
+    }
+
+    #[test]
+    fn the_security_middlewares_refusals_come_with_the_flag_to_fix_them() {
+        for (text, flag) in [
+            ("Invalid Host header - possible DNS rebinding attack detected", "--allowed-hosts"),
+            ("Cross-origin request blocked", "--cors-allowed-origins"),
+        ] {
+            let client = client(move |_| Ok(HttpResponse { status: 403, body: text.as_bytes().to_vec() }));
+            let err = block_on(client.create_experiment("taxi")).expect_err("refused");
+            assert!(
+                matches!(err, TrackingError::Server { status: 403, ref message, .. } if message.contains(flag))
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_that_is_not_mlflow_is_named_as_such() {
+        // A static file server answers every path with its index page and 200.
+        let client = client(|_| Ok(HttpResponse { status: 200, body: b"<html>MLOps Lab</html>".to_vec() }));
+        let err = block_on(client.create_experiment("taxi")).expect_err("not mlflow");
+        assert!(matches!(err, TrackingError::Server { ref code, .. } if code == "NOT_MLFLOW"), "{err:?}");
+        let client = self::client(|_| ok(json!({ "unexpected": true })));
+        let err = block_on(client.create_experiment("taxi")).expect_err("wrong shape");
+        assert!(matches!(err, TrackingError::Server { ref code, .. } if code == "BAD_RESPONSE"), "{err:?}");
+    }
+
+    // ----- pushing -----
+
+    fn local_run(run_id: &str, parent: Option<&str>) -> ExportedRun {
+        let mut run_tags = BTreeMap::from([
+            (tags::RUN_NAME.to_string(), format!("name-{run_id}")),
+            (tags::USER.to_string(), "learner".to_string()),
+            ("team".to_string(), "fares".to_string()),
+        ]);
+        if let Some(parent) = parent {
+            run_tags.insert(tags::PARENT_RUN_ID.to_string(), parent.to_string());
+        }
+        let history = vec![
+            Metric { value: 9.0, timestamp: 101, step: 0 },
+            Metric { value: 7.0, timestamp: 102, step: 1 },
+            Metric { value: 6.5, timestamp: 103, step: 2 },
+        ];
+        ExportedRun {
+            run: Run {
+                run_id: run_id.to_string(),
+                experiment_id: "1".to_string(),
+                run_name: format!("name-{run_id}"),
+                user_id: "learner".to_string(),
+                status: RunStatus::Finished,
+                start_time: 100,
+                end_time: Some(200),
+                lifecycle_stage: LifecycleStage::Active,
+                params: BTreeMap::from([("alpha".to_string(), "0.1".to_string())]),
+                metrics: BTreeMap::from([
+                    ("rmse".to_string(), history[2]),
+                    ("r2".to_string(), Metric { value: 0.8, timestamp: 150, step: 0 }),
+                ]),
+                tags: run_tags,
+                artifacts: vec![ArtifactInfo {
+                    path: "model/model.json".into(),
+                    size: 7,
+                    content_type: "application/json".into(),
+                }],
+                logged_models: Vec::new(),
+            },
+            metric_history: BTreeMap::from([("rmse".to_string(), history)]),
+            artifacts: vec![ExportedArtifact {
+                path: "model/model.json".into(),
+                content_type: "application/json".into(),
+                base64: base64::engine::general_purpose::STANDARD.encode(b"{\"w\":1}"),
+            }],
+        }
+    }
+
+    /// Answers like a server with experiment `7`, on which `pushed` (local id → remote
+    /// id) are already present; new runs get id `remote-<run name>`.
+    fn push_server(pushed: &RefCell<BTreeMap<String, String>>, sent: &Sent) -> Result<HttpResponse, String> {
+        match (sent.method.as_str(), sent.path()) {
+            ("GET", path) if path.starts_with("/api/2.0/mlflow/experiments/get-by-name") => {
+                ok(json!({ "experiment": { "experiment_id": "7", "lifecycle_stage": "active" } }))
+            }
+            ("POST", "/api/2.0/mlflow/runs/search") => {
+                let filter = sent.body()["filter"].as_str().unwrap_or_default().to_string();
+                let found: Vec<Value> = pushed
+                    .borrow()
+                    .iter()
+                    .filter(|(local, _)| filter.contains(&format!("'{local}'")))
+                    .map(|(_, remote)| json!({ "info": { "run_id": remote } }))
+                    .collect();
+                ok(json!({ "runs": found }))
+            }
+            ("POST", "/api/2.0/mlflow/runs/create") => {
+                let name = sent.body()["run_name"].as_str().unwrap_or_default();
+                ok(created_run(&format!("remote-{name}"), "7"))
+            }
+            ("POST", "/api/2.0/mlflow/runs/log-batch") => {
+                let body = sent.body();
+                for tag in body["tags"].as_array().into_iter().flatten() {
+                    if tag["key"] == LOCAL_RUN_ID_TAG {
+                        let local = tag["value"].as_str().unwrap_or_default().to_string();
+                        let remote = body["run_id"].as_str().unwrap_or_default().to_string();
+                        pushed.borrow_mut().insert(local, remote);
+                    }
+                }
+                ok(json!({}))
+            }
+            _ => ok(json!({})),
+        }
+    }
+
+    #[test]
+    fn push_run_replays_a_local_run() {
+        let pushed = RefCell::new(BTreeMap::new());
+        let client = client(|sent| push_server(&pushed, sent));
+        let exported = local_run("aaa", None);
+        assert_eq!(block_on(client.push_run(&exported, "team")), Ok("remote-name-aaa".to_string()));
+        let sent = sent(&client);
+        let calls: Vec<(&str, &str)> = sent
+            .iter()
+            .map(|s| (s.method.as_str(), s.path().split('?').next().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            calls,
+            vec![
+                ("GET", "/api/2.0/mlflow/experiments/get-by-name"),
+                ("POST", "/api/2.0/mlflow/runs/search"),
+                ("POST", "/api/2.0/mlflow/runs/create"),
+                ("POST", "/api/2.0/mlflow/runs/log-batch"),
+                ("PUT", "/api/2.0/mlflow-artifacts/artifacts/7/remote-name-aaa/artifacts/model/model.json"),
+                ("POST", "/api/2.0/mlflow/runs/update"),
+                ("POST", "/api/2.0/mlflow/runs/log-batch"),
+            ]
+        );
+        assert_eq!(sent[1].body()["filter"], "tags.`mlops_lab.local_run_id` = 'aaa'");
+        assert_eq!(
+            sent[2].body(),
+            &json!({
+                "experiment_id": "7", "run_name": "name-aaa", "start_time": 100, "user_id": "learner",
+                "tags": [{ "key": "mlflow.user", "value": "learner" }, { "key": "team", "value": "fares" }]
+            })
+        );
+        let batch = sent[3].body();
+        assert_eq!(batch["params"], json!([{ "key": "alpha", "value": "0.1" }]));
+        assert_eq!(batch["tags"], json!([]));
+        assert_eq!(
+            batch["metrics"],
+            json!([
+                { "key": "rmse", "value": 9.0, "timestamp": 101, "step": 0 },
+                { "key": "rmse", "value": 7.0, "timestamp": 102, "step": 1 },
+                { "key": "rmse", "value": 6.5, "timestamp": 103, "step": 2 },
+                { "key": "r2", "value": 0.8, "timestamp": 150, "step": 0 },
+            ])
+        );
+        assert_eq!(sent[4].bytes.as_deref(), Some(&b"{\"w\":1}"[..]));
+        assert_eq!(sent[4].content_type.as_deref(), Some("application/json"));
+        assert_eq!(
+            sent[5].body(),
+            &json!({ "run_id": "remote-name-aaa", "status": "FINISHED", "end_time": 200 })
+        );
+        assert_eq!(sent[6].body()["tags"], json!([{ "key": LOCAL_RUN_ID_TAG, "value": "aaa" }]));
+    }
+
+    #[test]
+    fn pushing_a_run_twice_finds_the_first_push() {
+        let pushed = RefCell::new(BTreeMap::from([("aaa".to_string(), "earlier".to_string())]));
+        let client = client(|sent| push_server(&pushed, sent));
+        assert_eq!(block_on(client.push_run(&local_run("aaa", None), "team")), Ok("earlier".to_string()));
+        assert!(sent(&client).iter().all(|s| !s.path().ends_with("/runs/create")));
+    }
+
+    #[test]
+    fn a_push_that_fails_halfway_deletes_its_half_made_run() {
+        let pushed = RefCell::new(BTreeMap::new());
+        let client = client(|sent| {
+            if sent.method == "PUT" {
+                return Ok(HttpResponse { status: 500, body: b"Internal Server Error".to_vec() });
+            }
+            push_server(&pushed, sent)
+        });
+        let err = block_on(client.push_run(&local_run("aaa", None), "team")).expect_err("upload fails");
+        assert!(matches!(err, TrackingError::Server { status: 500, .. }), "{err:?}");
+        let sent = sent(&client);
+        let last = sent.last().expect("requests");
+        assert_eq!(last.path(), "/api/2.0/mlflow/runs/delete");
+        assert_eq!(last.body(), &json!({ "run_id": "remote-name-aaa" }));
+        assert!(pushed.borrow().is_empty(), "a failed push is not marked as pushed");
+    }
+
+    #[test]
+    fn push_runs_pushes_parents_first_and_links_children_to_them() {
+        let pushed = RefCell::new(BTreeMap::new());
+        let client = client(|sent| push_server(&pushed, sent));
+        let runs = [
+            local_run("child", Some("parent")),
+            local_run("parent", None),
+            local_run("orphan", Some("gone")),
+        ];
+        let result = block_on(client.push_runs(&runs, "team")).expect("pushed");
+        assert_eq!(
+            result,
+            vec![
+                ("parent".to_string(), "remote-name-parent".to_string()),
+                ("orphan".to_string(), "remote-name-orphan".to_string()),
+                ("child".to_string(), "remote-name-child".to_string()),
+            ]
+        );
+        let creates: Vec<Value> = sent(&client)
+            .iter()
+            .filter(|s| s.path().ends_with("/runs/create"))
+            .map(|s| s.body().clone())
+            .collect();
+        let tag = |body: &Value, key: &str| {
+            body["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["key"] == key)
+                .map(|t| t["value"].clone())
+        };
+        assert_eq!(tag(&creates[2], tags::PARENT_RUN_ID), Some(json!("remote-name-parent")));
+        assert_eq!(tag(&creates[2], LOCAL_PARENT_RUN_ID_TAG), None);
+        // A parent that is not on the server is remembered, not linked to a missing run.
+        assert_eq!(tag(&creates[1], tags::PARENT_RUN_ID), None);
+        assert_eq!(tag(&creates[1], LOCAL_PARENT_RUN_ID_TAG), Some(json!("gone")));
+    }
 }
