@@ -88,6 +88,23 @@ pub trait HttpTransport {
     ) -> Result<HttpResponse, String>;
 }
 
+/// A shared transport works too, so one `fetch` wrapper can serve several clients.
+impl<T: HttpTransport> HttpTransport for &T {
+    async fn send(&self, method: &str, url: &str, json_body: Option<String>) -> Result<HttpResponse, String> {
+        (**self).send(method, url, json_body).await
+    }
+
+    async fn send_bytes(
+        &self,
+        method: &str,
+        url: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<HttpResponse, String> {
+        (**self).send_bytes(method, url, body, content_type).await
+    }
+}
+
 /// A run as the server returns it from a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteRun {
@@ -454,6 +471,20 @@ fn pushable_tags(run: &Run, remote_parent: Option<&str>) -> Vec<(String, String)
     out
 }
 
+/// A logged model's `MLmodel` names the run it belongs to; on the server that is the
+/// server's run, or MLflow's tools would look for the model in a run that is not there.
+/// Other files are copied as they are.
+fn with_remote_run_id(path: &str, bytes: Vec<u8>, local_run_id: &str, remote_run_id: &str) -> Vec<u8> {
+    let is_mlmodel = path.rsplit('/').next() == Some("MLmodel");
+    match String::from_utf8(bytes) {
+        Ok(text) if is_mlmodel && !local_run_id.is_empty() => {
+            text.replace(&format!("\"{local_run_id}\""), &format!("\"{remote_run_id}\"")).into_bytes()
+        }
+        Ok(text) => text.into_bytes(),
+        Err(not_text) => not_text.into_bytes(),
+    }
+}
+
 /// Every point of every metric history, in logged order; a metric without a stored
 /// history (older exports) contributes its latest value.
 fn metric_points(exported: &ExportedRun) -> Vec<MetricEntry> {
@@ -515,9 +546,10 @@ impl<T: HttpTransport> RestClient<T> {
         TrackingError::Unreachable {
             url: self.base_url.clone(),
             why: format!(
-                "{why}. Nothing is lost: your runs stay saved here. Check that the server is running \
+                "{}. Nothing is lost: your runs stay saved here. Check that the server is running \
                  at this address; if it is, it may refuse this page's origin (start it with \
-                 `--cors-allowed-origins <this page's address>`)"
+                 `--cors-allowed-origins <this page's address>`)",
+                why.trim_end_matches('.')
             ),
         }
     }
@@ -888,6 +920,7 @@ impl<T: HttpTransport> RestClient<T> {
             let bytes = base64::engine::general_purpose::STANDARD.decode(&artifact.base64).map_err(|e| {
                 TrackingError::Corrupt(format!("file `{}` of run `{}`: {e}", artifact.path, local.run_id))
             })?;
+            let bytes = with_remote_run_id(&artifact.path, bytes, &local.run_id, run_id);
             let content_type = if artifact.content_type.is_empty() {
                 "application/octet-stream"
             } else {
@@ -1582,11 +1615,19 @@ mod tests {
                 logged_models: Vec::new(),
             },
             metric_history: BTreeMap::from([("rmse".to_string(), history)]),
-            artifacts: vec![ExportedArtifact {
-                path: "model/model.json".into(),
-                content_type: "application/json".into(),
-                base64: base64::engine::general_purpose::STANDARD.encode(b"{\"w\":1}"),
-            }],
+            artifacts: vec![
+                ExportedArtifact {
+                    path: "model/model.json".into(),
+                    content_type: "application/json".into(),
+                    base64: base64::engine::general_purpose::STANDARD.encode(b"{\"w\":1}"),
+                },
+                ExportedArtifact {
+                    path: "model/MLmodel".into(),
+                    content_type: "application/json".into(),
+                    base64: base64::engine::general_purpose::STANDARD
+                        .encode(format!("{{\"run_id\": \"{run_id}\", \"note\": \"{run_id}x\"}}")),
+                },
+            ],
         }
     }
 
@@ -1645,6 +1686,7 @@ mod tests {
                 ("POST", "/api/2.0/mlflow/runs/create"),
                 ("POST", "/api/2.0/mlflow/runs/log-batch"),
                 ("PUT", "/api/2.0/mlflow-artifacts/artifacts/7/remote-name-aaa/artifacts/model/model.json"),
+                ("PUT", "/api/2.0/mlflow-artifacts/artifacts/7/remote-name-aaa/artifacts/model/MLmodel"),
                 ("POST", "/api/2.0/mlflow/runs/update"),
                 ("POST", "/api/2.0/mlflow/runs/log-batch"),
             ]
@@ -1671,11 +1713,16 @@ mod tests {
         );
         assert_eq!(sent[4].bytes.as_deref(), Some(&b"{\"w\":1}"[..]));
         assert_eq!(sent[4].content_type.as_deref(), Some("application/json"));
+        // The MLmodel names the server's run; other text that merely contains the id stays.
         assert_eq!(
-            sent[5].body(),
+            sent[5].bytes.as_deref(),
+            Some(&b"{\"run_id\": \"remote-name-aaa\", \"note\": \"aaax\"}"[..])
+        );
+        assert_eq!(
+            sent[6].body(),
             &json!({ "run_id": "remote-name-aaa", "status": "FINISHED", "end_time": 200 })
         );
-        assert_eq!(sent[6].body()["tags"], json!([{ "key": LOCAL_RUN_ID_TAG, "value": "aaa" }]));
+        assert_eq!(sent[7].body()["tags"], json!([{ "key": LOCAL_RUN_ID_TAG, "value": "aaa" }]));
     }
 
     #[test]
