@@ -64,6 +64,12 @@ pub struct AppState {
     queue: StoredValue<VecDeque<(TrainSpec, RunContext)>, LocalStorage>,
 }
 
+const ACTIVE_EXPERIMENT_KEY: &str = "mlops-lab-active-experiment";
+
+fn saved_experiment() -> Option<String> {
+    window().local_storage().ok().flatten()?.get_item(ACTIVE_EXPERIMENT_KEY).ok().flatten()
+}
+
 /// One crash channel per page, so another tab's worker crash is not reported here.
 fn crash_channel_name() -> String {
     thread_local! {
@@ -82,7 +88,9 @@ impl AppState {
             error: RwSignal::new(None),
             report: RwSignal::new(None),
             tracking: Tracking::new(),
-            active_experiment: RwSignal::new(DEFAULT_EXPERIMENT_ID.to_string()),
+            active_experiment: RwSignal::new(
+                saved_experiment().unwrap_or_else(|| DEFAULT_EXPERIMENT_ID.to_string()),
+            ),
             last_run_id: RwSignal::new(None),
             bench_result: RwSignal::new(None),
             defaults_requested: RwSignal::new(false),
@@ -91,6 +99,13 @@ impl AppState {
         };
         state.spawn_worker();
         state.listen_for_worker_crashes();
+        // The chosen experiment outlives a reload, as a learner expects.
+        Effect::new(move |_| {
+            let id = state.active_experiment.get();
+            if let Some(storage) = window().local_storage().ok().flatten() {
+                let _ = storage.set_item(ACTIVE_EXPERIMENT_KEY, &id);
+            }
+        });
         state
     }
 

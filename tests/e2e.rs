@@ -7,83 +7,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use fantoccini::{Client, Locator};
-use support::{browser, root, start_site, Site};
-
-const TIMEOUT: Duration = Duration::from_secs(120);
+use support::{
+    browser, click_when_enabled, prerequisites, root, save_screenshot, start_site, text_of, wait_text, Site,
+};
 
 fn shared_file(name: &str) -> Option<PathBuf> {
     let path = root().join("../shared/data").join(name);
     path.is_file().then(|| path.canonicalize().unwrap_or(path))
-}
-
-/// Returns false (after saying why) when a prerequisite is missing outside CI.
-fn prerequisites() -> bool {
-    let missing = if !root().join("dist/index.html").is_file() {
-        Some("dist/ is not built (run ./lab build)")
-    } else if !Path::new("/usr/bin/chromedriver").is_file() {
-        Some("/usr/bin/chromedriver is not installed (./lab install)")
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(reason) if std::env::var_os("CI").is_some() => {
-            panic!("end-to-end test cannot run in CI: {reason}")
-        }
-        Some(reason) => {
-            eprintln!("SKIPPED: {reason}");
-            false
-        }
-    }
-}
-
-async fn text_of(client: &Client, css: &str) -> Option<String> {
-    let element = client.find(Locator::Css(css)).await.ok()?;
-    element.text().await.ok()
-}
-
-/// Waits until the element's text satisfies `done`; panics with what was seen.
-async fn wait_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
-        let seen = text_of(client, css).await;
-        if let Some(text) = &seen {
-            if done(text) {
-                return text.clone();
-            }
-        }
-        if let Some(error) = text_of(client, "[data-testid=error]").await {
-            panic!("the page shows an error while waiting for {css}: {error}");
-        }
-        assert!(start.elapsed() < TIMEOUT, "timed out waiting for {css}; last text: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn click_train_when_ready(client: &Client) {
-    let start = Instant::now();
-    loop {
-        let button = client.find(Locator::Css("[data-testid=train]")).await.expect("train button");
-        if button.is_enabled().await.unwrap_or(false) {
-            button.click().await.expect("click train");
-            return;
-        }
-        assert!(start.elapsed() < TIMEOUT, "the Train button never became enabled");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Keeps a picture of the page in target/e2e-screenshots/ for a person to look at.
-async fn save_screenshot(client: &Client, name: &str) {
-    let _ = client.execute("document.querySelector('[data-testid=results]')?.scrollIntoView()", vec![]).await;
-    let dir = root().join("target/e2e-screenshots");
-    if let (Ok(png), Ok(())) = (client.screenshot().await, std::fs::create_dir_all(&dir)) {
-        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-    }
 }
 
 /// The run list after a reload (IndexedDB, not memory).
@@ -111,7 +44,7 @@ async fn learner_trains_on_the_embedded_default_and_the_run_survives_a_reload() 
     wait_text(&client, "[data-testid=label-training]", |t| t.contains("Simulated city")).await;
     wait_text(&client, "[data-testid=label-validation]", |t| t.contains("Simulated city")).await;
     assert!(text_of(&client, "[data-testid=simulated-badge]").await.is_some(), "simulated data is labelled");
-    click_train_when_ready(&client).await;
+    click_when_enabled(&client, "[data-testid=train]").await;
     let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
     save_screenshot(&client, "chapter1-simulated").await;
     let value: f64 = rmse.parse().expect("a number");
@@ -144,7 +77,7 @@ async fn learner_trains_on_real_files_and_reads_the_course_number() {
     let input = client.find(Locator::Css("[data-testid=file-validation]")).await.expect("file input");
     input.send_keys(&feb.display().to_string()).await.expect("pick feb");
     wait_text(&client, "[data-testid=label-validation]", |t| t == "green_tripdata_2021-02.parquet").await;
-    click_train_when_ready(&client).await;
+    click_when_enabled(&client, "[data-testid=train]").await;
     let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
     save_screenshot(&client, "chapter1-real-files").await;
     assert_eq!(rmse, "7.7587", "scikit-learn's validation RMSE is 7.758715");

@@ -7,3 +7,4 @@ pub mod markdown;
 pub mod maturity;
 pub mod progress;
 pub mod run_charts;
+pub mod runs_table;

@@ -212,7 +212,7 @@ impl LineData {
     /// A metric's history as (step, value), in step order (then logging time).
     pub fn from_history(label: impl Into<String>, history: &[Metric]) -> Self {
         let mut sorted = history.to_vec();
-        sorted.sort_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)));
+        sorted.sort_by_key(|m| (m.step, m.timestamp));
         LineData { label: label.into(), points: sorted.iter().map(|m| (m.step as f64, m.value)).collect() }
     }
 }

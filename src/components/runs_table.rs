@@ -44,7 +44,7 @@ pub fn visible_window(
     total: usize,
     overscan: usize,
 ) -> VisibleWindow {
-    if total == 0 || !(row_height > 0.0) {
+    if total == 0 || row_height.is_nan() || row_height <= 0.0 {
         return VisibleWindow { first: 0, last: 0, top_pad: 0.0, bottom_pad: 0.0 };
     }
     let scroll_top = if scroll_top.is_finite() { scroll_top.max(0.0) } else { 0.0 };
@@ -147,10 +147,10 @@ pub fn search_key(entity: &str, key: &str) -> String {
     }
 }
 
-/// Metrics with four decimals, as Chapter 1 shows them (so the two pages agree); whole
-/// numbers such as row counts without any, and tiny ones in scientific notation.
+/// Metrics with four decimals, as Chapter 1 shows them (so the two pages agree); large
+/// whole numbers such as row counts without any, and tiny ones in scientific notation.
 pub fn format_metric(value: f64) -> String {
-    if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
+    if value.is_finite() && value.fract() == 0.0 && (100.0..1e15).contains(&value.abs()) {
         format!("{value:.0}")
     } else if value != 0.0 && value.abs() < 1e-3 {
         format!("{value:.3e}")
@@ -288,7 +288,7 @@ pub fn nest_under_parents(runs: &[Run]) -> Vec<(usize, u16)> {
     }
     let mut order = Vec::with_capacity(runs.len());
     let mut placed = vec![false; runs.len()];
-    let mut walk = |start: usize, order: &mut Vec<(usize, u16)>, placed: &mut Vec<bool>| {
+    let walk = |start: usize, order: &mut Vec<(usize, u16)>, placed: &mut [bool]| {
         // An explicit stack: a hostile import could chain thousands of parents.
         let mut stack = vec![(start, 0u16)];
         while let Some((at, depth)) = stack.pop() {
@@ -362,7 +362,8 @@ pub fn format_timestamp(ms: i64, offset_minutes: i64) -> String {
 
 fn local_time(ms: i64) -> String {
     #[cfg(target_arch = "wasm32")]
-    let offset = -(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)).get_timezone_offset() as i64);
+    let offset =
+        -(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64)).get_timezone_offset() as i64);
     #[cfg(not(target_arch = "wasm32"))]
     let offset = 0;
     format_timestamp(ms, offset)
@@ -401,9 +402,9 @@ pub fn row_fingerprint(row: &RunRow) -> u64 {
 /// Fixed columns before the picked ones: (label, order_by key if sortable, first direction,
 /// width in px).
 const FIXED_COLUMNS: [(&str, Option<&str>, bool, u32); 5] = [
-    ("Run", Some("attributes.run_name"), true, 260),
+    ("Run", Some("attributes.run_name"), true, 240),
     ("Status", Some("attributes.status"), true, 96),
-    ("Started", Some("attributes.start_time"), false, 158),
+    ("Started", Some("attributes.start_time"), false, 176),
     ("Duration", None, true, 96),
     ("User", Some("attributes.user_id"), true, 110),
 ];
@@ -462,7 +463,20 @@ pub fn RunsTable(
     #[prop(into)] columns: Signal<Vec<Column>>,
     sort: RwSignal<Vec<SortClause>>,
     selected: RwSignal<HashSet<String>>,
+    /// When this changes (another experiment, filter or view), the table scrolls back to the
+    /// top, as it does when the sort changes; a run being updated does not move it.
+    #[prop(into)]
+    scroll_reset: Signal<String>,
 ) -> impl IntoView {
+    let scroller = NodeRef::<leptos::html::Div>::new();
+    // Moves the DOM only; the scroll event that follows updates `scroll_top`.
+    Effect::new(move |previous: Option<()>| {
+        sort.track();
+        scroll_reset.track();
+        if let (Some(()), Some(element)) = (previous, scroller.get_untracked()) {
+            element.set_scroll_top(0);
+        }
+    });
     let scroll_top = RwSignal::new(0.0);
     let viewport = RwSignal::new(VIEWPORT_PX);
     let window = Memo::new(move |_| {
@@ -481,9 +495,8 @@ pub fn RunsTable(
             selected.with(|s| !rows.is_empty() && rows.iter().all(|r| s.contains(&r.run.run_id)))
         })
     };
-    let some_checked = move || {
-        rows.with(|rows| selected.with(|s| rows.iter().any(|r| s.contains(&r.run.run_id))))
-    };
+    let some_checked =
+        move || rows.with(|rows| selected.with(|s| rows.iter().any(|r| s.contains(&r.run.run_id))));
     let toggle_all = move |_| {
         let select = !all_checked();
         rows.with_untracked(|rows| {
@@ -526,7 +539,7 @@ pub fn RunsTable(
     let column_count = move || (1 + FIXED_COLUMNS.len() + columns.with(Vec::len)).to_string();
 
     view! {
-        <div class="runs-scroll" data-testid="runs-table" role="region" aria-label="Runs" tabindex="0"
+        <div class="runs-scroll" data-testid="runs-table" node_ref=scroller role="region" aria-label="Runs" tabindex="0"
             style=format!("max-height: {VIEWPORT_PX}px")
             on:scroll=move |ev| {
                 let element = event_target::<web_sys::Element>(&ev);
@@ -598,6 +611,7 @@ fn RunRowView(
     } else {
         run.user_id.clone()
     };
+    let nested = row.depth > 0;
     let indent = format!("padding-left: {:.1}em", 0.4 + 1.1 * f64::from(row.depth.min(MAX_SHOWN_DEPTH)));
     let parent = row.parent.clone();
     let nested_marker = parent.as_ref().map(|p| {
@@ -611,7 +625,7 @@ fn RunRowView(
     let click_id = run_id.clone();
     let cells_run = run.clone();
     view! {
-        <tr class="run-row" class:deleted=deleted class:child=row.depth > 0 data-testid="run-row" data-run-id=run_id.clone()>
+        <tr class="run-row" class:deleted=deleted class:child=nested data-testid="run-row" data-run-id=run_id.clone()>
             <td class="check">
                 <input type="checkbox" data-testid="select-run" aria-label=format!("Select {name}")
                     prop:checked=move || selected.with(|s| s.contains(&checked_id))
@@ -687,14 +701,17 @@ mod tests {
     fn window_past_the_end_shows_the_last_screenful() {
         // The list shrank from 10,000 to 20 rows while scrolled far down.
         let w = visible_window(300_000.0, 320.0, 32.0, 20, 5);
-        assert_eq!(w.last, 20);
-        assert!(w.first < 20 && w.first <= 20 - 11);
+        // 11 rows fill the viewport (10 plus a partial one), 5 more above.
+        assert_eq!((w.first, w.last), (4, 20));
         assert_eq!(w.bottom_pad, 0.0);
     }
 
     #[test]
     fn window_handles_empty_short_and_nonsense_input() {
-        assert_eq!(visible_window(0.0, 320.0, 32.0, 0, 5), VisibleWindow { first: 0, last: 0, top_pad: 0.0, bottom_pad: 0.0 });
+        assert_eq!(
+            visible_window(0.0, 320.0, 32.0, 0, 5),
+            VisibleWindow { first: 0, last: 0, top_pad: 0.0, bottom_pad: 0.0 }
+        );
         let short = visible_window(0.0, 320.0, 32.0, 3, 5);
         assert_eq!((short.first, short.last, short.bottom_pad), (0, 3, 0.0));
         for (top, height, row) in [(f64::NAN, 320.0, 32.0), (-50.0, f64::INFINITY, 32.0), (0.0, 320.0, 0.0)] {
@@ -743,9 +760,14 @@ mod tests {
         assert_eq!(Column::Metric("f1-score".into()).search_key(), "metrics.`f1-score`");
         assert_eq!(Column::Param("a`b".into()).search_key(), "params.`a``b`");
         assert_eq!(Column::Param("1st".into()).search_key(), "params.`1st`");
-        for column in [Column::Metric("f1-score".into()), Column::Param("a`b c".into()), Column::Tag("x.y".into())] {
+        for column in
+            [Column::Metric("f1-score".into()), Column::Param("a`b c".into()), Column::Tag("x.y".into())]
+        {
             let clause = format!("{} DESC", column.search_key());
-            assert!(mlops_core::tracking::search::parse_order_by(&[clause.clone()]).is_ok(), "{clause}");
+            assert!(
+                mlops_core::tracking::search::parse_order_by(std::slice::from_ref(&clause)).is_ok(),
+                "{clause}"
+            );
         }
     }
 
@@ -758,6 +780,7 @@ mod tests {
         r.metrics.insert("val_rmse".into(), Metric { value: 6.123_456, timestamp: 0, step: 0 });
         assert_eq!(column.value(&r).as_deref(), Some("6.1235"));
         assert_eq!(format_metric(12_345.0), "12345");
+        assert_eq!(format_metric(5.0), "5.0000", "a small whole RMSE still reads like the others");
         assert_eq!(format_metric(0.000_012_5), "1.250e-5");
         assert_eq!(Column::Param("alpha".into()).value(&r), None);
     }
@@ -770,7 +793,10 @@ mod tests {
         let flipped = click_sort(&one, rmse, false, true);
         assert_eq!(flipped, [SortClause { key: rmse.into(), ascending: false }]);
         let two = click_sort(&flipped, "params.alpha", true, true);
-        assert_eq!(two.iter().map(SortClause::text).collect::<Vec<_>>(), ["metrics.rmse DESC", "params.alpha ASC"]);
+        assert_eq!(
+            two.iter().map(SortClause::text).collect::<Vec<_>>(),
+            ["metrics.rmse DESC", "params.alpha ASC"]
+        );
         let two_flipped = click_sort(&two, rmse, true, true);
         assert!(two_flipped[0].ascending && two_flipped.len() == 2);
         let replaced = click_sort(&two, "attributes.start_time", false, false);

@@ -101,14 +101,16 @@ async fn tracking_bench(state: AppState, runs: usize) -> Result<String, String> 
     let mut load_ms = Vec::new();
     for _ in 0..3 {
         let t = now_ms();
-        let all = client.all_runs(&[experiment.clone()], ViewType::ActiveOnly).await.map_err(error)?;
+        let all =
+            client.all_runs(std::slice::from_ref(&experiment), ViewType::ActiveOnly).await.map_err(error)?;
         load_ms.push(now_ms() - t);
         if all.len() < runs {
             return Err(format!("{} runs read back, {runs} written", all.len()));
         }
     }
     // Filtering the in-memory copy, as each keystroke in the filter box does.
-    let all = client.all_runs(&[experiment.clone()], ViewType::ActiveOnly).await.map_err(error)?;
+    let all =
+        client.all_runs(std::slice::from_ref(&experiment), ViewType::ActiveOnly).await.map_err(error)?;
     let order = parse_order_by(&["metrics.rmse ASC".to_string()]).map_err(|e| e.to_string())?;
     let mut search_ms = Vec::new();
     let mut matched = 0;
@@ -126,7 +128,7 @@ async fn tracking_bench(state: AppState, runs: usize) -> Result<String, String> 
         let t = now_ms();
         client
             .search_runs(
-                &[experiment.clone()],
+                std::slice::from_ref(&experiment),
                 "metrics.rmse < 7",
                 ViewType::ActiveOnly,
                 100,

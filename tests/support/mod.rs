@@ -6,9 +6,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use tokio::process::{Child, Command};
 
 pub fn free_port() -> u16 {
@@ -93,4 +93,75 @@ pub async fn browser(site: &Site) -> Client {
         .connect(&site.driver_url)
         .await
         .expect("a WebDriver session")
+}
+
+// ----- driving pages -----
+
+pub const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Returns false (after saying why) when a prerequisite is missing outside CI.
+pub fn prerequisites() -> bool {
+    let missing = if !root().join("dist/index.html").is_file() {
+        Some("dist/ is not built (run ./lab build)")
+    } else if !Path::new("/usr/bin/chromedriver").is_file() {
+        Some("/usr/bin/chromedriver is not installed (./lab install)")
+    } else {
+        None
+    };
+    match missing {
+        None => true,
+        Some(reason) if std::env::var_os("CI").is_some() => {
+            panic!("end-to-end test cannot run in CI: {reason}")
+        }
+        Some(reason) => {
+            eprintln!("SKIPPED: {reason}");
+            false
+        }
+    }
+}
+
+pub async fn text_of(client: &Client, css: &str) -> Option<String> {
+    let element = client.find(Locator::Css(css)).await.ok()?;
+    element.text().await.ok()
+}
+
+/// Waits until the element's text satisfies `done`; panics with what was seen.
+pub async fn wait_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let seen = text_of(client, css).await;
+        if let Some(text) = &seen {
+            if done(text) {
+                return text.clone();
+            }
+        }
+        if let Some(error) = text_of(client, "[data-testid=error]").await {
+            panic!("the page shows an error while waiting for {css}: {error}");
+        }
+        assert!(start.elapsed() < TIMEOUT, "timed out waiting for {css}; last text: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn click_when_enabled(client: &Client, css: &str) {
+    let start = Instant::now();
+    loop {
+        if let Ok(button) = client.find(Locator::Css(css)).await {
+            if button.is_enabled().await.unwrap_or(false) {
+                button.click().await.expect("click");
+                return;
+            }
+        }
+        assert!(start.elapsed() < TIMEOUT, "{css} never became enabled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Keeps a picture of the page in target/e2e-screenshots/ for a person to look at.
+pub async fn save_screenshot(client: &Client, name: &str) {
+    let _ = client.execute("document.querySelector('[data-testid=results]')?.scrollIntoView()", vec![]).await;
+    let dir = root().join("target/e2e-screenshots");
+    if let (Ok(png), Ok(())) = (client.screenshot().await, std::fs::create_dir_all(&dir)) {
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
 }

@@ -6,6 +6,7 @@
 //!
 //! Needs `MLOPS_MLFLOW` (set by `./lab test`); skips with a printed reason otherwise.
 //! One server for everything: starting it is most of the time.
+#![cfg(not(target_arch = "wasm32"))]
 
 #[path = "common/mlflow.rs"]
 mod mlflow;
