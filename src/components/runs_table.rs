@@ -340,24 +340,8 @@ pub fn format_duration(ms: i64) -> String {
 
 /// `2024-03-05 14:07:09` for a Unix time in ms, shifted by `offset_minutes` east of UTC.
 pub fn format_timestamp(ms: i64, offset_minutes: i64) -> String {
-    let seconds = ms.div_euclid(1_000) + offset_minutes * 60;
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        second_of_day / 3_600,
-        second_of_day % 3_600 / 60,
-        second_of_day % 60
-    )
+    let shifted = ms.saturating_add(offset_minutes.saturating_mul(60_000));
+    mlops_core::summary::format_timestamp(shifted.saturating_mul(1_000))
 }
 
 fn local_time(ms: i64) -> String {

@@ -2,13 +2,13 @@ use leptos::prelude::*;
 
 use crate::routes::Route;
 
-/// (number, title, what the learner does there, available yet).
-const CHAPTERS: [(u8, &str, &str, bool); 5] = [
-    (1, "Introduction", "Load taxi trips, build features, train and evaluate a duration model; rate your team's MLOps maturity.", true),
-    (2, "Experiment tracking & model registry", "Track every run, search and compare them, register the best model and promote it.", false),
-    (3, "Orchestration & ML pipelines", "Turn the notebook steps into a pipeline with retries, schedules and retraining.", false),
-    (4, "Deployment", "Serve the model as a web service, score a month in batch, consume a stream.", false),
-    (5, "Monitoring", "Detect data drift and falling quality day by day, with dashboards and alerts.", false),
+/// (number, title, what the learner does there, its page once it is built).
+const CHAPTERS: [(u8, &str, &str, Option<Route>); 5] = [
+    (1, "Introduction", "Load taxi trips, build features, train and evaluate a duration model; rate your team's MLOps maturity.", Some(Route::Chapter1)),
+    (2, "Experiment tracking & model registry", "Track every run, search and compare them, register the best model and promote it.", Some(Route::Chapter2)),
+    (3, "Orchestration & ML pipelines", "Turn the notebook steps into a pipeline with retries, schedules and retraining.", None),
+    (4, "Deployment", "Serve the model as a web service, score a month in batch, consume a stream.", None),
+    (5, "Monitoring", "Detect data drift and falling quality day by day, with dashboards and alerts.", None),
 ];
 
 #[component]
@@ -18,12 +18,13 @@ pub fn HomePage() -> impl IntoView {
             {crate::lesson!("home.md")}
         </section>
         <ol class="chapters" data-testid="chapters">
-            {CHAPTERS.iter().map(|(n, title, what, ready)| {
-                let route = if *ready { Route::Chapter1 } else { Route::Coming(*n) };
+            {CHAPTERS.iter().map(|(n, title, what, route)| {
+                let ready = route.is_some();
+                let route = route.clone().unwrap_or(Route::Coming(*n));
                 view! {
-                    <li class:coming=!*ready>
+                    <li class:coming=!ready>
                         <a href=route.path()><strong>{format!("Chapter {n} · {title}")}</strong></a>
-                        {(!*ready).then(|| view! { <span class="badge">"coming"</span> })}
+                        {(!ready).then(|| view! { <span class="badge">"coming"</span> })}
                         <p>{*what}</p>
                     </li>
                 }

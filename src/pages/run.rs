@@ -18,6 +18,7 @@ use mlops_core::tracking::{
 };
 
 use crate::components::chart::SvgImage;
+use crate::components::download::download_bytes;
 use crate::components::markdown::Markdown;
 use crate::components::run_charts::{format_number, metric_history_svg};
 use crate::routes::Route;
@@ -115,28 +116,6 @@ fn make_preview(info: &ArtifactInfo, bytes: &[u8]) -> Preview {
         }
         ArtifactKind::Binary => Preview::Unsupported { path },
     }
-}
-
-/// Saves bytes as a file through a Blob URL.
-fn download_bytes(file_name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
-    use wasm_bindgen::JsCast;
-    let describe = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)?;
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let anchor: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(describe)?
-        .dyn_into()
-        .map_err(|_| "not an anchor".to_string())?;
-    anchor.set_href(&url);
-    anchor.set_download(file_name);
-    anchor.click();
-    web_sys::Url::revoke_object_url(&url).map_err(describe)?;
-    Ok(())
 }
 
 fn open_client(tracking: Tracking) -> Result<Rc<Client>, String> {

@@ -311,3 +311,99 @@ impl<B: KvBackend, E: Env> TrackingClient<B, E> {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracking::contract::TestEnv;
+    use crate::tracking::memory::MemoryKv;
+    use crate::tracking::{RunOptions, DEFAULT_EXPERIMENT_ID};
+
+    /// A valid export with one run and one file, as JSON to tamper with.
+    fn sample() -> serde_json::Value {
+        futures::executor::block_on(async {
+            let client = TrackingClient::open(MemoryKv::new(), TestEnv::new(1)).await.expect("open");
+            let run = client.create_run(DEFAULT_EXPERIMENT_ID, RunOptions::default()).await.expect("run");
+            client.log_param(&run.run_id, "model", "lasso").await.expect("param");
+            client.log_artifact(&run.run_id, "notes.txt", b"hi", "text/plain").await.expect("file");
+            serde_json::to_value(client.export(None).await.expect("export")).expect("json")
+        })
+    }
+
+    fn refused(value: &serde_json::Value) -> String {
+        let bytes = serde_json::to_vec(value).expect("json");
+        match parse_bundle(&bytes) {
+            Err(TrackingError::Import(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_sample_is_accepted() {
+        let bytes = serde_json::to_vec(&sample()).expect("json");
+        assert_eq!(parse_bundle(&bytes).expect("valid").runs.len(), 1);
+    }
+
+    #[test]
+    fn tampered_files_are_refused_with_the_reason() {
+        let mut bad = sample();
+        bad["runs"][0]["artifacts"][0]["path"] = "../../etc/passwd".into();
+        assert!(refused(&bad).contains("artifact path"));
+
+        let mut bad = sample();
+        bad["runs"][0]["run"]["run_id"] = "not-an-id".into();
+        assert!(refused(&bad).contains("not a run id"));
+
+        let mut bad = sample();
+        bad["runs"][0]["run"]["experiment_id"] = "42".into();
+        assert!(refused(&bad).contains("not in the file"));
+
+        let mut bad = sample();
+        bad["runs"][0]["run"]["params"]["bad'key"] = "x".into();
+        assert!(refused(&bad).contains("bad'key"));
+
+        let mut bad = sample();
+        bad["runs"][0]["run"]["tags"]["t"] = "x".repeat(8_001).into();
+        assert!(refused(&bad).contains("8000"));
+
+        let mut bad = sample();
+        bad["runs"][0]["artifacts"][0]["base64"] = "***".into();
+        assert!(refused(&bad).contains("base64"));
+
+        let mut bad = sample();
+        bad["surprise"] = 1.into();
+        assert!(refused(&bad).contains("surprise"));
+
+        let mut bad = sample();
+        let run = bad["runs"][0].clone();
+        bad["runs"].as_array_mut().expect("runs").push(run);
+        assert!(refused(&bad).contains("twice"));
+    }
+
+    #[test]
+    fn hostile_json_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        for text in [deep.as_str(), "", "\u{0}", "{\"format\": 1}", "\"mlops-lab-export\""] {
+            assert!(matches!(parse_bundle(text.as_bytes()), Err(TrackingError::Import(_))), "{text:.20}");
+        }
+    }
+
+    #[test]
+    fn markup_in_names_is_kept_as_data() {
+        let mut bundle = sample();
+        bundle["experiments"][0]["name"] = "<img src=x onerror=alert(1)>".into();
+        bundle["runs"][0]["run"]["run_name"] = "<script>alert(1)</script>".into();
+        let bytes = serde_json::to_vec(&bundle).expect("json");
+        let parsed = parse_bundle(&bytes).expect("markup is just text");
+        futures::executor::block_on(async {
+            let client = TrackingClient::open(MemoryKv::new(), TestEnv::new(1)).await.expect("open");
+            let report = client.import(&parsed).await.expect("import");
+            assert_eq!((report.runs_imported, report.experiments_created), (1, 1));
+            let run = client.get_run(&parsed.runs[0].run.run_id).await.expect("imported");
+            assert_eq!(run.run_name, "<script>alert(1)</script>");
+            let experiment = client.get_experiment(&run.experiment_id).await.expect("created");
+            assert_eq!(experiment.name, "<img src=x onerror=alert(1)>");
+            assert_eq!(client.download_artifact(&run.run_id, "notes.txt").await.expect("file"), b"hi");
+        });
+    }
+}
