@@ -86,3 +86,28 @@ async fn learner_trains_on_real_files_and_reads_the_course_number() {
     assert!(runs.iter().any(|r| r == "7.7587"), "the real-data run is listed after reload: {runs:?}");
     client.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_logged_in_one_tab_appears_in_another_tab_without_a_reload() {
+    if !prerequisites() {
+        return;
+    }
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+    client.goto(&format!("{}#/runs", site.base)).await.expect("runs page");
+    wait_text(&client, "[data-testid=runs-empty]", |t| !t.is_empty()).await;
+    let runs_tab = client.window().await.expect("this tab");
+
+    let other = client.new_window(true).await.expect("a second tab");
+    client.switch_to_window(other.handle).await.expect("switch");
+    client.goto(&format!("{}#/chapter-1", site.base)).await.expect("open chapter 1");
+    wait_text(&client, "[data-testid=label-validation]", |t| t.contains("Simulated city")).await;
+    click_when_enabled(&client, "[data-testid=train]").await;
+    let rmse = wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+
+    client.switch_to_window(runs_tab).await.expect("back to the runs tab");
+    wait_text(&client, "[data-testid=match-count]", |t| t.starts_with("1 of")).await;
+    let shown = wait_text(&client, "[data-testid=run-val-rmse]", |t| !t.is_empty()).await;
+    assert_eq!(shown, rmse, "the other tab's run shows up with its metric");
+    client.close().await.expect("close");
+}
