@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
             <nav>
                 <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
                 <a href=Route::Chapter2.path() data-testid="nav-chapter-2">"2 · Tracking"</a>
+                <a href=Route::Chapter4.path() data-testid="nav-chapter-4">"4 · Deployment"</a>
                 <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
                 <a href=Route::Models.path() data-testid="nav-models">"Models"</a>
                 <a href=Route::Settings.path() data-testid="nav-settings">"Settings"</a>
@@ -85,6 +86,10 @@ pub fn App() -> impl IntoView {
                 Route::Models => pages::models::ModelsPage().into_any(),
                 Route::Model(name) => view! { <pages::model::ModelPage name/> }.into_any(),
                 Route::Settings => pages::settings::SettingsPage().into_any(),
+                Route::Chapter4 => pages::chapter4::Chapter4Page().into_any(),
+                Route::Service => pages::service::ServicePage().into_any(),
+                Route::Batch => pages::batch::BatchPage().into_any(),
+                Route::Stream => pages::stream::StreamPage().into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {

@@ -23,6 +23,13 @@ pub enum Route {
     Model(String),
     /// Learner name and the remote MLflow server.
     Settings,
+    Chapter4,
+    /// The ride-duration service: request console, load tool, prediction log, export.
+    Service,
+    /// Batch scoring of a month.
+    Batch,
+    /// The simulated stream and its consumer.
+    Stream,
     /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
     Bench,
     /// A chapter whose issue has not landed yet.
@@ -54,6 +61,10 @@ impl Route {
             Route::Models => "#/models".to_string(),
             Route::Model(name) => format!("#/models/{}", encode_segment(name)),
             Route::Settings => "#/settings".to_string(),
+            Route::Chapter4 => "#/chapter-4".to_string(),
+            Route::Service => "#/service".to_string(),
+            Route::Batch => "#/batch".to_string(),
+            Route::Stream => "#/stream".to_string(),
             Route::Bench => "#/bench".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
@@ -78,6 +89,10 @@ impl Route {
             "compare" => Route::Compare,
             "models" => Route::Models,
             "settings" => Route::Settings,
+            "chapter-4" => Route::Chapter4,
+            "service" => Route::Service,
+            "batch" => Route::Batch,
+            "stream" => Route::Stream,
             other => {
                 if let Some(id) = other.strip_prefix("runs/").filter(|id| !id.is_empty() && !id.contains('/'))
                 {
@@ -89,7 +104,7 @@ impl Route {
                     return Route::Model(decode_segment(name));
                 }
                 match other.strip_prefix("chapter-").and_then(|n| n.parse::<u8>().ok()) {
-                    Some(n @ 3..=5) => Route::Coming(n),
+                    Some(n @ (3 | 5)) => Route::Coming(n),
                     _ => Route::NotFound,
                 }
             }
@@ -141,6 +156,10 @@ mod tests {
             Route::Models,
             Route::Model("taxi duration/v2 ?#%".into()),
             Route::Settings,
+            Route::Chapter4,
+            Route::Service,
+            Route::Batch,
+            Route::Stream,
             Route::Coming(3),
         ];
         for route in routes {

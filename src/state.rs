@@ -10,6 +10,7 @@ use gloo_worker::{Spawnable, WorkerBridge};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mlops_core::protocol::{DatasetView, Request, Response, Slot, Source};
+use mlops_core::serving::batch::{ScoreOptions, ScoredBatch};
 use mlops_core::tracking::{
     tags, ColumnSpec, MetricEntry, ModelSignature, RunOptions, RunStatus, TrackingError,
     DEFAULT_EXPERIMENT_ID,
@@ -30,6 +31,7 @@ pub enum Pending {
     Load(Slot),
     Bench,
     Train { run_id: String },
+    Score,
 }
 
 /// Where a training is logged: which experiment, under which parent run, with which
@@ -55,6 +57,8 @@ pub struct AppState {
     pub active_experiment: RwSignal<String>,
     /// The id of the last run logged, so a walkthrough can point at it.
     pub last_run_id: RwSignal<Option<String>>,
+    /// The last batch scoring (Chapter 4) and its seconds inside the worker.
+    pub scored: RwSignal<Option<(Arc<ScoredBatch>, f64)>>,
     pub bench_result: RwSignal<Option<String>>,
     /// Set when the page asked for the simulated months; the validation month follows
     /// the training month (the worker takes one request at a time).
@@ -92,6 +96,7 @@ impl AppState {
                 saved_experiment().unwrap_or_else(|| DEFAULT_EXPERIMENT_ID.to_string()),
             ),
             last_run_id: RwSignal::new(None),
+            scored: RwSignal::new(None),
             bench_result: RwSignal::new(None),
             defaults_requested: RwSignal::new(false),
             bridge: StoredValue::new_local(None),
@@ -138,6 +143,7 @@ impl AppState {
             Some(Pending::Load(slot)) => format!("decoding the {} data", slot.label()),
             Some(Pending::Train { .. }) => "training".to_string(),
             Some(Pending::Bench) => "benchmarking".to_string(),
+            Some(Pending::Score) => "scoring a month".to_string(),
             None => "idle".to_string(),
         };
         self.on_response(Response::Failed {
@@ -196,6 +202,18 @@ impl AppState {
         self.pending.set(Some(Pending::Bench));
         self.progress.set(Some(("Benchmarking Chapter 1".to_string(), 0.0)));
         self.send(Request::Bench { train, val, repeat });
+    }
+
+    /// Scores every trip of a loaded month in the worker (Chapter 4's batch mode).
+    pub fn score(&self, slot: Slot, model_json: String, model_version: String, options: ScoreOptions) {
+        if self.is_busy() {
+            return;
+        }
+        self.error.set(None);
+        self.scored.set(None);
+        self.pending.set(Some(Pending::Score));
+        self.progress.set(Some(("Sending the model to the worker".to_string(), 0.0)));
+        self.send(Request::Score { slot, model_json, model_version, options });
     }
 
     /// Loads the simulated months into whichever slots are empty.
@@ -315,6 +333,10 @@ impl AppState {
                     spawn_local(async move { state.log_results(&run_id, &report).await });
                 }
                 self.start_next_training();
+            }
+            Response::Scored { batch, seconds } => {
+                self.scored.set(Some((Arc::from(batch), seconds)));
+                self.finish();
             }
             Response::Bench(report) => {
                 let json = serde_json::json!({

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
 use mlops_core::protocol::{dataset_view, load_sources, run_bench, stage_label, Request, Response, Slot};
+use mlops_core::serving::batch::score_trips;
+use mlops_core::serving::service::LoadedModel;
 use mlops_core::training::train_and_evaluate;
 use wasm_bindgen::JsCast;
 
@@ -86,6 +88,30 @@ impl Worker for TrainerWorker {
                     Response::Bench(report)
                 }
                 Err(message) => Response::Failed { message },
+            },
+            Request::Score { slot, model_json, model_version, options } => match self.tables.get(&slot) {
+                None => Response::Failed { message: format!("load the {} month first", slot.label()) },
+                Some(table) => match LoadedModel::from_json(model_json.as_bytes(), &model_version) {
+                    Err(e) => Response::Failed { message: e.to_string() },
+                    Ok(model) => {
+                        let started = now_seconds();
+                        let mut last_sent = 0.0;
+                        let mut progress = |fraction: f64| {
+                            let now = now_seconds();
+                            if now - last_sent > 0.05 {
+                                last_sent = now;
+                                let stage = "Scoring every trip".to_string();
+                                scope.respond(id, Response::Progress { stage, fraction });
+                            }
+                        };
+                        match score_trips(table, &model, &options, &mut progress) {
+                            Ok(batch) => {
+                                Response::Scored { batch: Box::new(batch), seconds: now_seconds() - started }
+                            }
+                            Err(e) => Response::Failed { message: e.to_string() },
+                        }
+                    }
+                },
             },
             Request::Train { spec } => {
                 match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {

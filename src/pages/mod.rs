@@ -1,10 +1,14 @@
+pub mod batch;
 pub mod bench;
 pub mod chapter1;
 pub mod chapter2;
+pub mod chapter4;
 pub mod compare;
 pub mod home;
 pub mod model;
 pub mod models;
 pub mod run;
 pub mod runs;
+pub mod service;
 pub mod settings;
+pub mod stream;

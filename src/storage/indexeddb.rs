@@ -25,7 +25,7 @@ const DATA_VERSION_KEY: &str = "data_version";
 /// One entry per schema version: the object stores it adds, and whether each gets the
 /// group index. Version 1 (foundation): `runs`, `artifacts` holding JSON text.
 /// Version 2: MLflow's model — experiments, metric histories, models, a meta store, and
-/// the group index on runs and artifacts.
+/// the group index on runs and artifacts. Version 3: the service's prediction log.
 pub const MIGRATIONS: &[&[(&str, bool)]] = &[
     &[("runs", false), ("artifacts", false)],
     &[
@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[&[(&str, bool)]] = &[
         ("models", false),
         (META, false),
     ],
+    &[("prediction_log", true)],
 ];
 
 pub struct IdbKv {

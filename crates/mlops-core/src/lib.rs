@@ -28,6 +28,7 @@ pub mod features;
 pub mod metrics;
 pub mod models;
 pub mod protocol;
+pub mod serving;
 pub mod simulate;
 pub mod summary;
 pub mod tracking;

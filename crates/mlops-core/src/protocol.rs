@@ -53,15 +53,33 @@ pub enum Request {
     Train { spec: TrainSpec },
     /// The benchmark: the whole pipeline from bytes, `repeat` times (see `bench/`).
     Bench { train: Vec<u8>, val: Vec<u8>, repeat: u32 },
+    /// Batch scoring (Chapter 4): every trip of a loaded month, scored with a model
+    /// artifact, written as parquet.
+    Score {
+        slot: Slot,
+        model_json: String,
+        model_version: String,
+        options: crate::serving::batch::ScoreOptions,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    Progress { stage: String, fraction: f64 },
+    Progress {
+        stage: String,
+        fraction: f64,
+    },
     Loaded(Box<DatasetView>),
     Trained(Box<TrainReport>),
     Bench(BenchReport),
-    Failed { message: String },
+    /// The scored month, and how long scoring took inside the worker.
+    Scored {
+        batch: Box<crate::serving::batch::ScoredBatch>,
+        seconds: f64,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// Timings of [`Request::Bench`], measured inside the worker.

@@ -24,11 +24,20 @@ pub enum Table {
     Artifacts,
     /// Key: model name. Value: [`super::registry::RegisteredModel`] JSON.
     Models,
+    /// Key: zero-padded timestamp + a random suffix (so keys sort by time); group: the
+    /// model version. Value: [`crate::serving::log::PredictionLogEntry`] JSON.
+    PredictionLog,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] =
-        [Table::Experiments, Table::Runs, Table::MetricHistory, Table::Artifacts, Table::Models];
+    pub const ALL: [Table; 6] = [
+        Table::Experiments,
+        Table::Runs,
+        Table::MetricHistory,
+        Table::Artifacts,
+        Table::Models,
+        Table::PredictionLog,
+    ];
 
     /// The IndexedDB object store name.
     pub fn name(self) -> &'static str {
@@ -38,6 +47,7 @@ impl Table {
             Table::MetricHistory => "metric_history",
             Table::Artifacts => "artifacts",
             Table::Models => "models",
+            Table::PredictionLog => "prediction_log",
         }
     }
 }
