@@ -5,6 +5,7 @@ pub mod components;
 pub mod pages;
 pub mod remote;
 pub mod routes;
+pub mod serving_state;
 pub mod state;
 pub mod storage;
 pub mod tracking_state;
@@ -58,6 +59,7 @@ pub fn App() -> impl IntoView {
     let state = state::AppState::new();
     provide_context(state);
     provide_context(state.tracking);
+    provide_context(serving_state::Serving::new(state.tracking));
     let route = use_route();
     view! {
         <header class="top">
