@@ -33,6 +33,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" bench/chapter1.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$REPEAT" | tee "$OUT/python.json"
 
+echo "== batch scoring (Chapter 4): native, wasm, python score.py"
+cargo run -q --release -p mlops-core --example bench_score -- "$DATA/$TRAIN" "$DATA/$VAL" "$REPEAT" | tee "$OUT/score-native.json"
+BENCH_MODE=score CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$REPEAT" | tee "$OUT/score-wasm.json"
+"$VENV/bin/python" bench/score.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$REPEAT" | tee "$OUT/score-python.json"
+
 python3 - "$OUT" <<'PY'
 import glob, gzip, json, os, sys
 out = sys.argv[1]
@@ -51,4 +56,10 @@ for path in sorted(glob.glob("dist/*.wasm")):
     print(f"{os.path.basename(path)}: {raw / 1e6:.2f} MB raw, {packed / 1e6:.2f} MB gzip")
 print(f"navigation to interactive: {wasm.get('navigation_to_interactive_ms', float('nan')):.0f} ms")
 print(f"worker wasm memory after training: {wasm.get('worker_memory_bytes', 0) / 1e6:.1f} MB")
+print()
+score = {name: load("score-" + name) for name in ("native", "wasm", "python")}
+py = score["python"]["median_seconds"]
+print(f"{'scoring':<10} {'median s':>9} {'rows/s':>10} {'ratio to Python':>16}")
+for name, r in score.items():
+    print(f"{name:<10} {r['median_seconds']:>9.3f} {r['rows_per_second']:>10.0f} {r['median_seconds'] / py:>16.3f}")
 PY

@@ -1,5 +1,6 @@
-//! The wasm half of the Chapter 1 benchmark: serves the release `dist/` and the data on
-//! loopback, opens `#/bench` in headless Chromium and prints the JSON the page reports.
+//! The wasm half of the Chapter 1 benchmark (or, with `BENCH_MODE=score`, of Chapter 4's
+//! batch scoring): serves the release `dist/` and the data on loopback, opens `#/bench`
+//! in headless Chromium and prints the JSON the page reports.
 //!
 //! `cargo run --release --example bench_wasm -- DATA_DIR TRAIN_FILE VAL_FILE [REPEAT]`
 
@@ -24,7 +25,13 @@ async fn main() -> std::process::ExitCode {
     let data_dir = PathBuf::from(data_dir).canonicalize().unwrap_or_else(|_| PathBuf::from(data_dir));
     let site = support::start_site(Some(&data_dir)).await;
     let client = support::browser(&site).await;
-    let url = format!("{}#/bench?train=../data/{train}&val=../data/{val}&repeat={repeat}", site.base);
+    // BENCH_MODE=score times Chapter 4's batch scoring instead of Chapter 1's pipeline.
+    let url = match std::env::var("BENCH_MODE").as_deref() {
+        Ok("score") => {
+            format!("{}#/bench?score_train=../data/{train}&score_month=../data/{val}&repeat={repeat}", site.base)
+        }
+        _ => format!("{}#/bench?train=../data/{train}&val=../data/{val}&repeat={repeat}", site.base),
+    };
     if let Err(e) = client.goto(&url).await {
         eprintln!("error: could not open {url}: {e}");
         return std::process::ExitCode::from(1);

@@ -216,6 +216,16 @@ impl AppState {
         self.send(Request::Score { slot, model_json, model_version, options });
     }
 
+    /// Times batch scoring in the worker (`#/bench?score_train=…&score_month=…`).
+    pub fn bench_score(&self, train: Vec<u8>, month: Vec<u8>, repeat: u32) {
+        if self.is_busy() {
+            return;
+        }
+        self.pending.set(Some(Pending::Bench));
+        self.progress.set(Some(("Benchmarking batch scoring".to_string(), 0.0)));
+        self.send(Request::BenchScore { train, month, repeat });
+    }
+
     /// Loads the simulated months into whichever slots are empty.
     pub fn load_defaults(&self) {
         if self.pending.with_untracked(Option::is_some) || self.train_data.with_untracked(Option::is_some) {
@@ -336,6 +346,17 @@ impl AppState {
             }
             Response::Scored { batch, seconds } => {
                 self.scored.set(Some((Arc::from(batch), seconds)));
+                self.finish();
+            }
+            Response::ScoreBench(report) => {
+                let json = serde_json::json!({
+                    "runner": "wasm (release, Web Worker, headless Chromium)",
+                    "seconds": report.seconds,
+                    "median_seconds": report.median_seconds,
+                    "rows": report.rows,
+                    "rows_per_second": report.rows_per_second,
+                });
+                self.bench_result.set(Some(json.to_string()));
                 self.finish();
             }
             Response::Bench(report) => {

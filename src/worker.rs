@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
-use mlops_core::protocol::{dataset_view, load_sources, run_bench, stage_label, Request, Response, Slot};
+use mlops_core::protocol::{
+    dataset_view, load_sources, run_bench, run_score_bench, stage_label, Request, Response, Slot,
+};
 use mlops_core::serving::batch::score_trips;
 use mlops_core::serving::service::LoadedModel;
 use mlops_core::training::train_and_evaluate;
@@ -79,6 +81,12 @@ impl Worker for TrainerWorker {
                         self.tables.insert(slot, table);
                         Response::Loaded(Box::new(view))
                     }
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::BenchScore { train, month, repeat } => {
+                match run_score_bench(&train, &month, repeat, &now_seconds) {
+                    Ok(report) => Response::ScoreBench(report),
                     Err(message) => Response::Failed { message },
                 }
             }

@@ -1,6 +1,7 @@
 //! The wasm half of the benchmark: `#/bench?train=URL&val=URL&repeat=N` fetches two
 //! files, runs the Chapter 1 pipeline in the worker and prints JSON for `bench/run.sh`;
-//! `#/bench?tracking=N` times logging and searching N runs.
+//! `#/bench?tracking=N` times logging and searching N runs; `#/bench?score_train=URL&
+//! score_month=URL&repeat=N` times Chapter 4's batch scoring.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -21,6 +22,14 @@ pub fn BenchPage() -> impl IntoView {
             match tracking_bench(state, runs).await {
                 Ok(json) => state.bench_result.set(Some(json)),
                 Err(e) => state.error.set(Some(e)),
+            }
+        });
+    }
+    if let (Some(train), Some(month)) = (get("score_train"), get("score_month")) {
+        spawn_local(async move {
+            match (fetch_bytes(&train).await, fetch_bytes(&month).await) {
+                (Ok(train), Ok(month)) => state.bench_score(train, month, repeat),
+                (Err(e), _) | (_, Err(e)) => state.error.set(Some(e)),
             }
         });
     }

@@ -61,6 +61,9 @@ pub enum Request {
         model_version: String,
         options: crate::serving::batch::ScoreOptions,
     },
+    /// The batch-scoring benchmark: fit on `train` once, then decode and score `month`
+    /// `repeat` times (see `bench/`).
+    BenchScore { train: Vec<u8>, month: Vec<u8>, repeat: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +75,7 @@ pub enum Response {
     Loaded(Box<DatasetView>),
     Trained(Box<TrainReport>),
     Bench(BenchReport),
+    ScoreBench(ScoreBenchReport),
     /// The scored month, and how long scoring took inside the worker.
     Scored {
         batch: Box<crate::serving::batch::ScoredBatch>,
@@ -116,6 +120,52 @@ pub fn run_bench(
     }
     let median_seconds = crate::summary::median(&seconds);
     Ok(BenchReport { seconds, median_seconds, val_rmse, memory_bytes: 0 })
+}
+
+/// Timings of [`Request::BenchScore`]: decode + filter + predict + write parquet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreBenchReport {
+    pub seconds: Vec<f64>,
+    pub median_seconds: f64,
+    pub rows: usize,
+    pub rows_per_second: f64,
+}
+
+/// Fits the course's baseline on `train`, then times scoring `month` from its bytes,
+/// `repeat` times — what the course's `score.py` does per month.
+pub fn run_score_bench(
+    train: &[u8],
+    month: &[u8],
+    repeat: u32,
+    now_seconds: &dyn Fn() -> f64,
+) -> Result<ScoreBenchReport, String> {
+    use crate::features::TRAINING_FIELDS;
+    use crate::serving::batch::{score_trips, ScoreOptions};
+    use crate::serving::service::LoadedModel;
+    use crate::training::train_and_evaluate;
+    let train_table = load_trips(Bytes::from(train.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+    let month_table = load_trips(Bytes::from(month.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+    let report = train_and_evaluate(
+        &TrainSpec::course_baseline(),
+        &train_table,
+        &month_table,
+        now_seconds,
+        &mut |_, _| {},
+    )
+    .map_err(|e| e.to_string())?;
+    let model = LoadedModel::new(report.model, "bench");
+    let options =
+        ScoreOptions { taxi_type: "green".into(), year: 2021, month: 2, run_id: "bench".into(), seed: 42 };
+    let mut seconds = Vec::new();
+    let mut rows = 0;
+    for _ in 0..repeat.max(1) {
+        let start = now_seconds();
+        let table = load_trips(Bytes::from(month.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        rows = score_trips(&table, &model, &options, &mut |_| {}).map_err(|e| e.to_string())?.rows;
+        seconds.push(now_seconds() - start);
+    }
+    let median_seconds = crate::summary::median(&seconds);
+    Ok(ScoreBenchReport { seconds, median_seconds, rows, rows_per_second: rows as f64 / median_seconds })
 }
 
 /// What the page shows about a loaded dataset.
