@@ -133,3 +133,29 @@ async fn two_tabs_logging_at_once_lose_nothing() {
     assert_eq!(history.len(), 40, "every value from both tabs is kept");
     assert_eq!(second.get_run(&id).await.expect("run").params.len(), 40);
 }
+
+#[wasm_bindgen_test]
+async fn the_prediction_log_is_kept_in_indexeddb() {
+    use mlops_core::serving::log::{PredictionLog, PredictionLogEntry, RequestSource};
+    let name = "mlops-lab-prediction-log-test";
+    IdbKv::delete_database(name).await.expect("delete");
+    let entry = |timestamp: i64, version: &str| PredictionLogEntry {
+        timestamp,
+        latency_ms: 0.2,
+        status: 200,
+        source: RequestSource::ServiceWorker,
+        request: "{\"PULocationID\": 10}".into(),
+        prediction: Some(9.5),
+        model_version: Some(version.into()),
+    };
+    {
+        let kv = IdbKv::open(name).await.expect("open");
+        let log = PredictionLog::new(&kv);
+        log.append(&[entry(2, "taxi/2"), entry(1, "taxi/1")], 7).await.expect("append");
+    }
+    let kv = IdbKv::open(name).await.expect("reopen");
+    let log = PredictionLog::new(&kv);
+    let all = log.all().await.expect("read");
+    assert_eq!(all.iter().map(|e| e.timestamp).collect::<Vec<_>>(), vec![1, 2], "oldest first");
+    assert_eq!(log.for_version("taxi/2").await.expect("by version").len(), 1);
+}
