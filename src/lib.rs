@@ -8,6 +8,7 @@ pub mod routes;
 pub mod serving_state;
 pub mod state;
 pub mod storage;
+pub mod sw_bridge;
 pub mod tracking_state;
 pub mod worker;
 
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     provide_context(state.tracking);
     provide_context(serving_state::Serving::new(state.tracking));
+    sw_bridge::start(serving_state::Serving::use_context());
     let route = use_route();
     view! {
         <header class="top">

@@ -5,6 +5,7 @@ pub mod data_panel;
 pub mod download;
 pub mod markdown;
 pub mod maturity;
+pub mod model_picker;
 pub mod progress;
 pub mod run_charts;
 pub mod runs_table;

@@ -1,12 +1,24 @@
 //! The ride-duration service: the model being served and the request handler.
 //!
-//! TO BE IMPLEMENTED (see the task text).
+//! This is the course's Chapter 4 Flask app (`predict.py`) as a pure function: the page's
+//! request console, the load tool and the service worker all call [`handle`] with a
+//! method, a path and a body, and get back a status, a content type and a body. Nothing
+//! here panics on any input; every failure is an answer with a status and a JSON
+//! `{"error": ...}` a learner can read.
 
 use serde::{Deserialize, Serialize};
 
-use super::request::Ride;
-use crate::features::DictVectorizer;
+use super::request::{is_known_location, parse_ride, Ride};
+use crate::features::{DictVectorizer, FeatureSet};
 use crate::models::LinearModel;
+
+/// The content type of every JSON answer (predictions and errors).
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// The content type of `GET /ping`'s `PONG`, as Flask sends a returned string.
+pub const CONTENT_TYPE_TEXT: &str = "text/plain";
+
+/// Longest piece of a request path echoed in a 404, so a hostile path stays out of logs.
+const MAX_ECHOED_PATH_CHARS: usize = 80;
 
 /// A model ready to serve: the artifact, its vectorizer, and the version label answered
 /// in `model_version` (a registry version like `nyc-taxi-regressor/3`, or a run id).
@@ -25,6 +37,17 @@ pub enum ServiceError {
     NoModel,
     #[error("the served model could not be loaded: {0}")]
     BadArtifact(String),
+}
+
+impl ServiceError {
+    /// The HTTP status this error answers with: nothing to serve is "unavailable" (503),
+    /// a broken model is the server's fault (500).
+    pub fn status(&self) -> u16 {
+        match self {
+            ServiceError::NoModel => 503,
+            ServiceError::BadArtifact(_) => 500,
+        }
+    }
 }
 
 /// One prediction.
@@ -58,20 +81,488 @@ impl LoadedModel {
         Ok(Self::new(model, version))
     }
 
+    /// Checks that the fields agree, since they are public and can be put together by
+    /// hand: a vectorizer with more columns than the model has coefficients would make
+    /// `predict_ride` index past the end.
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        let (names, coefficients) = (self.model.feature_names.len(), self.model.coefficients.len());
+        if names != coefficients {
+            return Err(ServiceError::BadArtifact(format!(
+                "the model has {names} feature names but {coefficients} coefficients"
+            )));
+        }
+        if self.vectorizer.n_features() != coefficients {
+            return Err(ServiceError::BadArtifact(format!(
+                "the vectorizer has {} columns but the model has {coefficients} coefficients",
+                self.vectorizer.n_features()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Predicts one ride, with a warning when the zones were never seen in training.
+    ///
+    /// `DictVectorizer` drops unseen categories silently (scikit-learn does too), so the
+    /// course's service answers an unknown zone with a plausible-looking number that
+    /// ignores where the ride goes. The warning makes that visible. On an inconsistent
+    /// model (see [`LoadedModel::validate`]) the duration is NaN rather than a panic;
+    /// [`handle`] and the stream check first and answer with an error instead.
     pub fn predict(&self, ride: &Ride) -> Prediction {
-        let _ = ride;
-        Prediction { duration: 0.0, model_version: self.version.clone(), warning: None }
+        if let Err(err) = self.validate() {
+            return Prediction {
+                duration: f64::NAN,
+                model_version: self.version.clone(),
+                warning: Some(err.to_string()),
+            };
+        }
+        let duration = self.model.predict_ride(
+            &self.vectorizer,
+            ride.pu_location_id,
+            ride.do_location_id,
+            ride.trip_distance,
+        );
+        Prediction { duration, model_version: self.version.clone(), warning: self.unknown_zone_warning(ride) }
+    }
+
+    /// Like [`LoadedModel::predict`], but an inconsistent model or a non-finite duration
+    /// (huge coefficients overflowing) is an error, as the handler and the stream need.
+    pub fn try_predict(&self, ride: &Ride) -> Result<Prediction, ServiceError> {
+        self.validate()?;
+        let prediction = self.predict(ride);
+        if !prediction.duration.is_finite() {
+            return Err(ServiceError::BadArtifact(format!(
+                "the model predicted {} for this ride, which is not a duration",
+                prediction.duration
+            )));
+        }
+        Ok(prediction)
+    }
+
+    /// Why the zones of `ride` contribute nothing to the prediction, if they do not.
+    fn unknown_zone_warning(&self, ride: &Ride) -> Option<String> {
+        let (pu, dol) = (ride.pu_location_id, ride.do_location_id);
+        let outside: Vec<String> = [("PULocationID", pu), ("DOLocationID", dol)]
+            .iter()
+            .filter(|(_, id)| !is_known_location(*id))
+            .map(|(field, id)| format!("{field} {id}"))
+            .collect();
+        let seen = |name: String| self.vectorizer.index_of(&name).is_some();
+        match self.model.feature_set {
+            FeatureSet::PuDo => {
+                if seen(format!("PU_DO={pu}_{dol}")) {
+                    return None;
+                }
+                let why = if outside.is_empty() {
+                    format!("the zone pair {pu}_{dol} (PU_DO) was never seen in training")
+                } else {
+                    format!("{} not a TLC zone", is_are(&outside))
+                };
+                Some(format!("{why}; the prediction comes from the intercept and distance only"))
+            }
+            FeatureSet::PuAndDo => {
+                let pu_seen = seen(format!("PULocationID={pu}"));
+                let do_seen = seen(format!("DOLocationID={dol}"));
+                let unseen: Vec<String> = [("PULocationID", pu, pu_seen), ("DOLocationID", dol, do_seen)]
+                    .iter()
+                    .filter(|(_, _, seen)| !seen)
+                    .map(|(field, id, _)| format!("{field} {id}"))
+                    .collect();
+                let why = if !outside.is_empty() {
+                    format!("{} not a TLC zone", is_are(&outside))
+                } else {
+                    format!("{} never seen in training", was_were(&unseen))
+                };
+                match (pu_seen, do_seen) {
+                    (true, true) => None,
+                    (false, false) => {
+                        Some(format!("{why}; the prediction comes from the intercept and distance only"))
+                    }
+                    (true, false) => Some(format!(
+                        "{why}; the prediction comes from the intercept, distance and pickup zone only"
+                    )),
+                    (false, true) => Some(format!(
+                        "{why}; the prediction comes from the intercept, distance and dropoff zone only"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// "PULocationID 999 is" / "PULocationID 0 and DOLocationID 999 are".
+fn is_are(items: &[String]) -> String {
+    if items.len() == 1 {
+        format!("{} is", items.join(" and "))
+    } else {
+        format!("{} are", items.join(" and "))
+    }
+}
+
+fn was_were(items: &[String]) -> String {
+    if items.len() == 1 {
+        format!("{} was", items.join(" and "))
+    } else {
+        format!("{} were", items.join(" and "))
+    }
+}
+
+/// A JSON error answer, `{"error": "<message>"}`, as every failure of the service gives.
+pub fn serve_json_error(status: u16, message: &str) -> ServiceResponse {
+    ServiceResponse {
+        status,
+        content_type: CONTENT_TYPE_JSON.to_string(),
+        body: serde_json::json!({ "error": message }).to_string(),
+    }
+}
+
+/// The routes the service knows, after the base prefix and a leading slash are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Ping,
+    Predict,
+}
+
+impl Route {
+    /// `/ping`, `ping`, `/predict?x=1`: the query string is ignored, as Flask's routing does.
+    fn parse(path: &str) -> Option<Self> {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        match path.strip_prefix('/').unwrap_or(path) {
+            "ping" => Some(Route::Ping),
+            "predict" => Some(Route::Predict),
+            _ => None,
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Route::Ping => "GET",
+            Route::Predict => "POST",
+        }
     }
 }
 
 /// Answers one request: `GET /ping`, `POST /predict`; 404 / 405 otherwise.
 /// `model` is what is being served, or why nothing can be.
+///
+/// `GET /ping` answers `PONG` even with no model, as the course's ping does: it says
+/// the service is up, not that it can predict. For `/predict`, a missing or broken
+/// model is reported before the body is read, since no body could be answered.
 pub fn handle(
     model: Result<&LoadedModel, &ServiceError>,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> ServiceResponse {
-    let _ = (model, method, path, body);
-    ServiceResponse { status: 501, content_type: "text/plain".into(), body: String::new() }
+    let Some(route) = Route::parse(path) else {
+        let shown: String = path.chars().take(MAX_ECHOED_PATH_CHARS).collect();
+        return serve_json_error(
+            404,
+            &format!("there is no {shown:?} here; the service answers GET /ping and POST /predict"),
+        );
+    };
+    if !method.eq_ignore_ascii_case(route.method()) {
+        let shown: String = method.chars().take(MAX_ECHOED_PATH_CHARS).collect();
+        let path = match route {
+            Route::Ping => "/ping",
+            Route::Predict => "/predict",
+        };
+        return serve_json_error(
+            405,
+            &format!("{path} does not answer {shown:?}; send a {} request", route.method()),
+        );
+    }
+    match route {
+        Route::Ping => ServiceResponse {
+            status: 200,
+            content_type: CONTENT_TYPE_TEXT.to_string(),
+            body: "PONG".to_string(),
+        },
+        Route::Predict => predict_response(model, body),
+    }
+}
+
+fn predict_response(model: Result<&LoadedModel, &ServiceError>, body: &[u8]) -> ServiceResponse {
+    let model = match model {
+        Ok(model) => model,
+        Err(err) => return serve_json_error(err.status(), &err.to_string()),
+    };
+    if let Err(err) = model.validate() {
+        return serve_json_error(err.status(), &err.to_string());
+    }
+    let ride = match parse_ride(body) {
+        Ok(ride) => ride,
+        Err(err) => return serve_json_error(err.status(), &err.to_string()),
+    };
+    let prediction = match model.try_predict(&ride) {
+        Ok(prediction) => prediction,
+        Err(err) => return serve_json_error(err.status(), &err.to_string()),
+    };
+    match serde_json::to_string(&prediction) {
+        Ok(body) => ServiceResponse { status: 200, content_type: CONTENT_TYPE_JSON.to_string(), body },
+        Err(err) => serve_json_error(500, &format!("the prediction could not be written as JSON: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelKind;
+    use crate::serving::request::MAX_BODY_BYTES;
+    use serde_json::{json, Value};
+
+    /// duration = 3 + 5·[PU_DO=10_50] − 1·[PU_DO=1_2] + 2·trip_distance
+    fn pu_do_model() -> LoadedModel {
+        let model = LinearModel {
+            kind: ModelKind::LinearRegression,
+            alpha: None,
+            feature_set: FeatureSet::PuDo,
+            feature_names: vec!["PU_DO=10_50".into(), "PU_DO=1_2".into(), "trip_distance".into()],
+            coefficients: vec![5.0, -1.0, 2.0],
+            intercept: 3.0,
+            iterations: 1,
+        };
+        LoadedModel::new(model, "nyc-taxi-regressor/3")
+    }
+
+    /// duration = 10 + 1·[DO=50] + 2·[PU=10] + 0.5·trip_distance
+    fn pu_and_do_model() -> LoadedModel {
+        let model = LinearModel {
+            kind: ModelKind::Ridge,
+            alpha: Some(1.0),
+            feature_set: FeatureSet::PuAndDo,
+            feature_names: vec!["DOLocationID=50".into(), "PULocationID=10".into(), "trip_distance".into()],
+            coefficients: vec![1.0, 2.0, 0.5],
+            intercept: 10.0,
+            iterations: 4,
+        };
+        LoadedModel::new(model, "run-abc")
+    }
+
+    fn ride(pu: i64, dol: i64, miles: f64) -> Ride {
+        Ride { pu_location_id: pu, do_location_id: dol, trip_distance: miles }
+    }
+
+    fn json_body(response: &ServiceResponse) -> Value {
+        assert_eq!(response.content_type, CONTENT_TYPE_JSON, "{response:?}");
+        serde_json::from_str(&response.body).expect("the body is JSON")
+    }
+
+    fn error_of(response: &ServiceResponse) -> String {
+        let body = json_body(response);
+        let object = body.as_object().expect("an object");
+        assert_eq!(object.len(), 1, "only `error`: {body}");
+        object["error"].as_str().expect("a string").to_string()
+    }
+
+    const GOOD: &[u8] = br#"{"PULocationID": 10, "DOLocationID": 50, "trip_distance": 4}"#;
+
+    #[test]
+    fn predictions_match_the_model_by_hand() {
+        let model = pu_do_model();
+        let seen = model.predict(&ride(10, 50, 4.0));
+        assert_eq!(
+            seen,
+            Prediction { duration: 16.0, model_version: "nyc-taxi-regressor/3".into(), warning: None }
+        );
+        assert_eq!(model.predict(&ride(1, 2, 1.5)).duration, 5.0);
+        let both = pu_and_do_model();
+        assert_eq!(both.predict(&ride(10, 50, 2.0)).duration, 14.0);
+        assert_eq!(both.predict(&ride(10, 50, 2.0)).warning, None);
+    }
+
+    #[test]
+    fn an_unseen_zone_pair_is_predicted_from_intercept_and_distance_with_a_warning() {
+        let prediction = pu_do_model().predict(&ride(50, 10, 2.0));
+        assert_eq!(prediction.duration, 3.0 + 2.0 * 2.0);
+        assert_eq!(
+            prediction.warning.as_deref(),
+            Some(
+                "the zone pair 50_10 (PU_DO) was never seen in training; \
+                 the prediction comes from the intercept and distance only"
+            )
+        );
+    }
+
+    #[test]
+    fn a_zone_outside_tlcs_table_is_named_in_the_warning() {
+        let prediction = pu_do_model().predict(&ride(999, 50, 1.0));
+        assert_eq!(prediction.duration, 5.0);
+        let warning = prediction.warning.expect("warned");
+        assert!(warning.starts_with("PULocationID 999 is not a TLC zone;"), "{warning}");
+        let warning = pu_do_model().predict(&ride(0, -4, 1.0)).warning.expect("warned");
+        assert!(warning.starts_with("PULocationID 0 and DOLocationID -4 are not a TLC zone;"), "{warning}");
+        // Extreme IDs format without overflow.
+        let warning = pu_do_model().predict(&ride(i64::MIN, i64::MAX, 0.0)).warning.expect("warned");
+        assert!(warning.contains("-9223372036854775808"));
+    }
+
+    #[test]
+    fn with_two_categoricals_the_warning_says_which_zone_was_ignored() {
+        let model = pu_and_do_model();
+        let dropoff_unknown = model.predict(&ride(10, 51, 2.0));
+        assert_eq!(dropoff_unknown.duration, 10.0 + 2.0 + 1.0);
+        let warning = dropoff_unknown.warning.expect("warned");
+        assert_eq!(
+            warning,
+            "DOLocationID 51 was never seen in training; \
+             the prediction comes from the intercept, distance and pickup zone only"
+        );
+        let pickup_unknown = model.predict(&ride(11, 50, 2.0)).warning.expect("warned");
+        assert!(pickup_unknown.ends_with("dropoff zone only"), "{pickup_unknown}");
+        let neither = model.predict(&ride(11, 51, 2.0));
+        assert_eq!(neither.duration, 11.0);
+        assert!(neither
+            .warning
+            .expect("warned")
+            .starts_with("PULocationID 11 and DOLocationID 51 were never"));
+        let outside = model.predict(&ride(10, 300, 2.0)).warning.expect("warned");
+        assert!(outside.starts_with("DOLocationID 300 is not a TLC zone;"), "{outside}");
+    }
+
+    #[test]
+    fn ping_answers_pong_with_or_without_a_model() {
+        let model = pu_do_model();
+        for path in ["/ping", "ping", "/ping?x=1"] {
+            let response = handle(Ok(&model), "GET", path, b"");
+            assert_eq!(
+                response,
+                ServiceResponse { status: 200, content_type: "text/plain".into(), body: "PONG".into() }
+            );
+        }
+        assert_eq!(handle(Err(&ServiceError::NoModel), "GET", "/ping", b"").body, "PONG");
+    }
+
+    #[test]
+    fn predict_answers_duration_and_version() {
+        let model = pu_do_model();
+        for path in ["/predict", "predict"] {
+            let response = handle(Ok(&model), "POST", path, GOOD);
+            assert_eq!(response.status, 200);
+            assert_eq!(
+                json_body(&response),
+                json!({"duration": 16.0, "model_version": "nyc-taxi-regressor/3"})
+            );
+        }
+        let warned = handle(
+            Ok(&model),
+            "POST",
+            "/predict",
+            br#"{"PULocationID": 7, "DOLocationID": 7, "trip_distance": 1}"#,
+        );
+        assert_eq!(warned.status, 200);
+        let body = json_body(&warned);
+        assert_eq!(body["duration"], json!(5.0));
+        assert!(body["warning"].as_str().expect("warning").contains("7_7"));
+    }
+
+    #[test]
+    fn bad_requests_answer_their_status_with_a_json_error() {
+        let model = pu_do_model();
+        let too_large = vec![b' '; MAX_BODY_BYTES + 1];
+        let cases: [(&[u8], u16, &str); 7] = [
+            (b"", 400, "empty"),
+            (b"{", 400, "not valid JSON"),
+            (b"[]", 400, "not an array"),
+            (br#"{"PULocationID": 10, "DOLocationID": 50}"#, 400, "`trip_distance` is missing"),
+            (br#"{"PULocationID": "10", "DOLocationID": 50, "trip_distance": 1}"#, 400, "the string \"10\""),
+            (br#"{"PULocationID": 10, "DOLocationID": 50, "trip_distance": -1}"#, 422, "cannot be negative"),
+            (br#"{"PULocationID": 10, "DOLocationID": 50, "trip_distance": 501}"#, 422, "are refused"),
+        ];
+        for (body, status, fragment) in cases {
+            let response = handle(Ok(&model), "POST", "/predict", body);
+            assert_eq!(response.status, status, "{response:?}");
+            assert!(error_of(&response).contains(fragment), "{response:?}");
+        }
+        let response = handle(Ok(&model), "POST", "/predict", &too_large);
+        assert_eq!(response.status, 413);
+        assert!(error_of(&response).contains("the limit is 16384"));
+    }
+
+    #[test]
+    fn no_model_is_503_and_a_broken_one_500() {
+        let no_model = handle(Err(&ServiceError::NoModel), "POST", "/predict", GOOD);
+        assert_eq!(no_model.status, 503);
+        assert_eq!(error_of(&no_model), "no model is being served; choose one on the service page");
+        let bad = ServiceError::BadArtifact("truncated file".into());
+        let broken = handle(Err(&bad), "POST", "/predict", GOOD);
+        assert_eq!(broken.status, 500);
+        assert_eq!(error_of(&broken), "the served model could not be loaded: truncated file");
+        // The model's state is reported before the body is read.
+        assert_eq!(handle(Err(&ServiceError::NoModel), "POST", "/predict", b"").status, 503);
+    }
+
+    #[test]
+    fn an_inconsistent_model_is_500_not_a_panic() {
+        let mut model = pu_do_model();
+        model.model.coefficients.pop();
+        assert!(matches!(model.validate(), Err(ServiceError::BadArtifact(_))));
+        assert!(model.predict(&ride(10, 50, 1.0)).duration.is_nan());
+        let response = handle(Ok(&model), "POST", "/predict", GOOD);
+        assert_eq!(response.status, 500);
+        assert!(error_of(&response).contains("3 feature names but 2 coefficients"));
+
+        let mut model = pu_do_model();
+        model.vectorizer =
+            DictVectorizer::from_feature_names(vec!["a".into(), "b".into(), "c".into(), "d".into()]);
+        assert_eq!(handle(Ok(&model), "POST", "/predict", GOOD).status, 500);
+    }
+
+    #[test]
+    fn an_overflowing_prediction_is_500() {
+        let mut model = pu_do_model();
+        model.model.coefficients[2] = f64::MAX;
+        let response = handle(Ok(&model), "POST", "/predict", GOOD);
+        assert_eq!(response.status, 500);
+        assert!(error_of(&response).contains("inf"), "{response:?}");
+    }
+
+    #[test]
+    fn artifacts_load_from_json_or_say_why_not() {
+        let model = pu_do_model();
+        let loaded = LoadedModel::from_json(model.model.to_json().as_bytes(), "v1").expect("load");
+        assert_eq!(loaded.predict(&ride(10, 50, 4.0)).duration, 16.0);
+        assert_eq!(loaded.version, "v1");
+        assert!(matches!(LoadedModel::from_json(b"\xff\xfe", "v"), Err(ServiceError::BadArtifact(_))));
+        assert!(matches!(LoadedModel::from_json(b"{}", "v"), Err(ServiceError::BadArtifact(_))));
+        assert_eq!(ServiceError::NoModel.status(), 503);
+        assert_eq!(ServiceError::BadArtifact(String::new()).status(), 500);
+    }
+
+    #[test]
+    fn wrong_methods_are_405_and_unknown_paths_404() {
+        let model = pu_do_model();
+        for (method, path) in [("POST", "/ping"), ("GET", "/predict"), ("DELETE", "predict"), ("", "/ping")] {
+            let response = handle(Ok(&model), method, path, GOOD);
+            assert_eq!(response.status, 405, "{method} {path}");
+            assert!(!error_of(&response).is_empty());
+        }
+        assert!(error_of(&handle(Ok(&model), "GET", "/predict", b"")).contains("send a POST request"));
+        for path in ["/", "", "/predict/", "/PING", "/api/predict", "//predict", "/pingx"] {
+            let response = handle(Ok(&model), "GET", path, b"");
+            assert_eq!(response.status, 404, "{path}");
+            assert!(error_of(&response).contains("GET /ping and POST /predict"));
+        }
+        // Lower-case methods are accepted (fetch upper-cases them anyway).
+        assert_eq!(handle(Ok(&model), "post", "/predict", GOOD).status, 200);
+    }
+
+    #[test]
+    fn hostile_paths_and_methods_are_echoed_short_and_escaped() {
+        let model = pu_do_model();
+        let path = format!("/\"{}\u{0}", "x".repeat(10_000));
+        let response = handle(Ok(&model), "GET", &path, b"");
+        assert_eq!(response.status, 404);
+        assert!(response.body.len() < 300, "{}", response.body.len());
+        let method = "G\u{0}\"ET".repeat(1_000);
+        let response = handle(Ok(&model), &method, "/ping", b"");
+        assert_eq!(response.status, 405);
+        assert!(response.body.len() < 400);
+    }
+
+    #[test]
+    fn serve_json_error_escapes_its_message() {
+        let response = serve_json_error(418, "quote \" and newline \n and 🚕");
+        assert_eq!(response.status, 418);
+        assert_eq!(error_of(&response), "quote \" and newline \n and 🚕");
+    }
 }
