@@ -28,7 +28,10 @@ async fn main() -> std::process::ExitCode {
     // BENCH_MODE=score times Chapter 4's batch scoring instead of Chapter 1's pipeline.
     let url = match std::env::var("BENCH_MODE").as_deref() {
         Ok("score") => {
-            format!("{}#/bench?score_train=../data/{train}&score_month=../data/{val}&repeat={repeat}", site.base)
+            format!(
+                "{}#/bench?score_train=../data/{train}&score_month=../data/{val}&repeat={repeat}",
+                site.base
+            )
         }
         _ => format!("{}#/bench?train=../data/{train}&val=../data/{val}&repeat={repeat}", site.base),
     };

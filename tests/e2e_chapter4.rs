@@ -83,9 +83,26 @@ async fn set_value(client: &Client, css: &str, value: &str) {
     element.send_keys(value).await.expect("type");
 }
 
+/// Waits for a button that is disabled while its work runs to be enabled again.
+async fn wait_until_enabled(client: &Client, css: &str) {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let start = std::time::Instant::now();
+    loop {
+        let button = client.find(Locator::Css(css)).await.expect(css);
+        if button.is_enabled().await.unwrap_or(false) {
+            return;
+        }
+        assert!(start.elapsed() < support::TIMEOUT, "{css} stayed disabled");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn number_of(client: &Client, css: &str) -> f64 {
     let text = wait_text(client, css, |t| !t.is_empty()).await;
-    text.replace(['\u{2009}', ',', ' '], "").trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(f64::NAN)
+    text.replace(['\u{2009}', ',', ' '], "")
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap_or(f64::NAN)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,6 +162,7 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
         select.select_by_value(mode).await.expect("choose a mode");
         set_value(&client, "[data-testid=load-count]", "1000").await;
         click_when_enabled(&client, "[data-testid=load-run]").await;
+        wait_until_enabled(&client, "[data-testid=load-run]").await;
         let p50 = number_of(&client, "[data-testid=load-p50]").await;
         let p99 = number_of(&client, "[data-testid=load-p99]").await;
         let rate = number_of(&client, "[data-testid=load-throughput]").await;
@@ -169,7 +187,8 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
         wait_text(&client, "[data-testid=batch-rows]", |t| !t.is_empty()).await;
         client.find(Locator::Css("[data-testid=batch-rows]")).await.expect("rows")
     };
-    let rows: u64 = rows_element.attr("data-value").await.ok().flatten().and_then(|v| v.parse().ok()).expect("rows");
+    let rows: u64 =
+        rows_element.attr("data-value").await.ok().flatten().and_then(|v| v.parse().ok()).expect("rows");
     let path = wait_text(&client, "[data-testid=batch-path]", |t| t.ends_with(".parquet")).await;
     assert!(path.starts_with("taxi_type=green/year=2021/month=02/"), "{path}");
     let parquet = blob_bytes(&client, "[data-testid=batch-link]").await;
@@ -194,7 +213,7 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
     let dir = python::TempDir::new("e2e-chapter4");
 
     // pandas reads the batch file back.
-    let file = dir.path().join(&path);
+    let file = dir.path.join(&path);
     std::fs::create_dir_all(file.parent().expect("folder")).expect("mkdir");
     std::fs::write(&file, &parquet).expect("write parquet");
     let summary = python::parquet_summary(&analysis, &file).expect("pandas reads it");
@@ -218,7 +237,7 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
     assert!(summary["diff_max_error"].as_f64().expect("diff error") < 1e-9, "{summary}");
 
     // The exported service, under gunicorn, answers the same as the browser.
-    let app = dir.path().join("service");
+    let app = dir.path.join("service");
     let files = python::unzip(&zip, &app).expect("unzip");
     for name in ["predict.py", "requirements.txt", "Dockerfile", "README.md", "model.json"] {
         assert!(files.iter().any(|f| f == name), "{name} is in the zip: {files:?}");
@@ -227,7 +246,8 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
     let venv = python::service_venv(&requirements).expect("a venv with the pinned requirements");
     let server = python::Gunicorn::start(&venv, &app).expect("gunicorn");
     let served = python::predict_rides(&server.url, &rides).expect("gunicorn answers");
-    let worst = served.iter().zip(&browser_durations).map(|(a, b)| (a.duration - b).abs()).fold(0.0, f64::max);
+    let worst =
+        served.iter().zip(&browser_durations).map(|(a, b)| (a.duration - b).abs()).fold(0.0, f64::max);
     assert!(worst <= 1e-9, "the exported service agrees with the browser to 1e-9 (worst {worst:e})");
     assert!(served.iter().all(|a| a.model_version == run_id));
 }

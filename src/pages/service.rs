@@ -277,6 +277,7 @@ fn latency_histogram_svg(latencies: &[f64], summary: &LoadSummary) -> Result<Str
             .configure_mesh()
             .x_desc("latency (ms)")
             .y_desc("requests")
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .light_line_style(WHITE)
             .draw()
             .map_err(|e| e.to_string())?;
@@ -331,6 +332,7 @@ fn latency_timeline_svg(latencies: &[f64], summary: &LoadSummary) -> Result<Stri
         chart
             .configure_mesh()
             .x_desc("request (in the order sent)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("latency (ms)")
             .light_line_style(WHITE)
             .draw()
@@ -668,6 +670,7 @@ fn LoadTool(log_reads: RwSignal<u64>) -> impl IntoView {
         </Show>
         {move || result.get().map(|r| {
             let s = r.summary;
+            let page_mode = r.mode == LoadMode::Page;
             let how = match r.mode {
                 LoadMode::Page => "in the page",
                 LoadMode::ServiceWorker => "through the service worker",
@@ -683,6 +686,11 @@ fn LoadTool(log_reads: RwSignal<u64>) -> impl IntoView {
                         <tr><th>"throughput"</th><td data-testid="load-throughput">{format!("{:.0} req/s", s.throughput)}</td></tr>
                         <tr><th>"errors (not 2xx)"</th><td data-testid="load-errors">{s.errors}</td></tr>
                     </table>
+                    <Show when=move || page_mode>
+                        <p class="muted">
+                            "Browsers round their clock (to about 0.1 ms here), so answers faster than that show as 0.00 ms."
+                        </p>
+                    </Show>
                     <div data-testid="load-chart" class="load-charts">
                         <SvgImage svg=latency_histogram_svg(&r.latencies, &s) alt="latency histogram" testid="load-histogram"/>
                         <SvgImage svg=latency_timeline_svg(&r.latencies, &s) alt="latency of each request" testid="load-timeline"/>
