@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use mlops_core::protocol::Slot;
 use mlops_core::serving::batch::{output_path, ScoreOptions, ScoredBatch};
 
-use crate::components::download::download_bytes;
+use crate::components::download::{blob_url, download_bytes};
 use crate::components::model_picker::ModelPicker;
 use crate::routes::Route;
 use crate::serving_state::Serving;
@@ -140,15 +140,6 @@ pub fn grouped(value: f64) -> String {
 }
 
 // ----- the page -----
-
-fn blob_url(bytes: &[u8], mime: &str) -> Result<String, String> {
-    let describe = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
-    web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)
-}
 
 fn revoke(url: Option<String>) {
     if let Some(url) = url {

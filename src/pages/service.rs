@@ -21,7 +21,7 @@ use mlops_core::summary::quantile;
 use plotters::prelude::*;
 
 use crate::components::chart::{SvgImage, BLUE, GREY, ORANGE};
-use crate::components::download::download_bytes;
+use crate::components::download::{blob_url, download_bytes};
 use crate::components::markdown::Markdown;
 use crate::components::model_picker::ModelPicker;
 use crate::pages::run::format_time;
@@ -386,15 +386,6 @@ fn replace_export_url(url: Option<String>) {
     if let Some(old) = EXPORT_URL.with(|cell| cell.replace(url)) {
         let _ = web_sys::Url::revoke_object_url(&old);
     }
-}
-
-fn blob_url(bytes: &[u8], mime: &str) -> Result<String, String> {
-    let describe = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(describe)?;
-    web_sys::Url::create_object_url_with_blob(&blob).map_err(describe)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -303,6 +303,22 @@ fn predict_response(model: Result<&LoadedModel, &ServiceError>, body: &[u8]) -> 
     }
 }
 
+/// duration = 3 + 5·[PU_DO=10_50] − 1·[PU_DO=1_2] + 2·trip_distance: small enough to
+/// check every answer by hand, shared by the serving tests.
+#[cfg(test)]
+pub(crate) fn tiny_model() -> LoadedModel {
+    let model = LinearModel {
+        kind: crate::models::ModelKind::LinearRegression,
+        alpha: None,
+        feature_set: crate::features::FeatureSet::PuDo,
+        feature_names: vec!["PU_DO=10_50".into(), "PU_DO=1_2".into(), "trip_distance".into()],
+        coefficients: vec![5.0, -1.0, 2.0],
+        intercept: 3.0,
+        iterations: 1,
+    };
+    LoadedModel::new(model, "nyc-taxi-regressor/3")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,18 +326,8 @@ mod tests {
     use crate::serving::request::MAX_BODY_BYTES;
     use serde_json::{json, Value};
 
-    /// duration = 3 + 5·[PU_DO=10_50] − 1·[PU_DO=1_2] + 2·trip_distance
     fn pu_do_model() -> LoadedModel {
-        let model = LinearModel {
-            kind: ModelKind::LinearRegression,
-            alpha: None,
-            feature_set: FeatureSet::PuDo,
-            feature_names: vec!["PU_DO=10_50".into(), "PU_DO=1_2".into(), "trip_distance".into()],
-            coefficients: vec![5.0, -1.0, 2.0],
-            intercept: 3.0,
-            iterations: 1,
-        };
-        LoadedModel::new(model, "nyc-taxi-regressor/3")
+        tiny_model()
     }
 
     /// duration = 10 + 1·[DO=50] + 2·[PU=10] + 0.5·trip_distance

@@ -249,21 +249,9 @@ pub fn simulate_arrivals(rate_per_second: f64, seconds: f64, seed: u64) -> Vec<f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::FeatureSet;
-    use crate::models::{LinearModel, ModelKind};
 
-    /// duration = 3 + 5·[PU_DO=10_50] − 1·[PU_DO=1_2] + 2·trip_distance
     fn model() -> LoadedModel {
-        let model = LinearModel {
-            kind: ModelKind::LinearRegression,
-            alpha: None,
-            feature_set: FeatureSet::PuDo,
-            feature_names: vec!["PU_DO=10_50".into(), "PU_DO=1_2".into(), "trip_distance".into()],
-            coefficients: vec![5.0, -1.0, 2.0],
-            intercept: 3.0,
-            iterations: 1,
-        };
-        LoadedModel::new(model, "nyc-taxi-regressor/3")
+        crate::serving::service::tiny_model()
     }
 
     fn ride(pu: i64, dol: i64, miles: f64) -> Ride {
