@@ -115,15 +115,42 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
     let site = start_site(None).await;
     let client = browser(&site).await;
 
-    // A model to serve: train on the simulated months.
+    // Two models to serve: train twice on the simulated months, register both.
     client.goto(&format!("{}#/chapter-1", site.base)).await.expect("chapter 1");
     wait_text(&client, "[data-testid=label-validation]", |t| t.contains("Simulated city")).await;
-    click_when_enabled(&client, "[data-testid=train]").await;
-    wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await;
+    for (model, count) in [("ridge", "1 of"), ("linear", "2 of")] {
+        client.goto(&format!("{}#/chapter-1", site.base)).await.expect("chapter 1");
+        let select = client.find(Locator::Css("[data-testid=model-kind]")).await.expect("model select");
+        select.select_by_value(model).await.expect("choose a model");
+        click_when_enabled(&client, "[data-testid=train]").await;
+        client.goto(&format!("{}#/runs", site.base)).await.expect("runs");
+        wait_text(&client, "[data-testid=match-count]", |t| t.starts_with(count)).await;
+        let row = client.find(Locator::Css("[data-testid=run-row]")).await.expect("a run");
+        let id = row.attr("data-run-id").await.ok().flatten().expect("run id");
+        client.goto(&format!("{}#/runs/{id}", site.base)).await.expect("run page");
+        // The model is logged when training ends.
+        wait_text(&client, "[data-testid=run-status]", |t| t.eq_ignore_ascii_case("finished")).await;
+        set_value(&client, "[data-testid=register-name]", "duration").await;
+        click_when_enabled(&client, "[data-testid=register-model]").await;
+        wait_text(&client, "[data-testid=register-result]", |t| t.contains("Version")).await;
+    }
     client.goto(&format!("{}#/runs", site.base)).await.expect("runs");
-    wait_text(&client, "[data-testid=match-count]", |t| t.starts_with("1 of")).await;
+    wait_text(&client, "[data-testid=match-count]", |t| t.starts_with("2 of")).await;
     let row = client.find(Locator::Css("[data-testid=run-row]")).await.expect("a run");
     let run_id = row.attr("data-run-id").await.ok().flatten().expect("run id");
+
+    // Served from the registry by version: switching shows at once in model_version.
+    client.goto(&format!("{}#/service", site.base)).await.expect("service page");
+    for version in ["duration/1", "duration/2"] {
+        set_value(&client, "[data-testid=model-uri-input]", &format!("models:/{version}")).await;
+        click_when_enabled(&client, "[data-testid=serve-model]").await;
+        wait_text(&client, "[data-testid=served-version]", |t| t == version).await;
+        click_when_enabled(&client, "[data-testid=console-send]").await;
+        let answer =
+            wait_text(&client, "[data-testid=console-response]", |t| t.contains(&format!("\"{version}\"")))
+                .await;
+        assert!(answer.contains("duration"), "{answer}");
+    }
 
     // Serve it, and ask the console.
     client.goto(&format!("{}#/service", site.base)).await.expect("service page");
