@@ -8,38 +8,31 @@ use gloo_net::http::{Method, RequestBuilder};
 use mlops_core::tracking::rest::{HttpResponse, HttpTransport, RestClient};
 use mlops_core::tracking::TrackingError;
 
+use crate::storage::prefs;
+
 const URL_KEY: &str = "mlops-lab-remote-url";
 const MIRROR_KEY: &str = "mlops-lab-remote-mirror";
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
 /// The server address the learner saved, if any.
 pub fn saved_url() -> Option<String> {
-    storage()?.get_item(URL_KEY).ok().flatten().filter(|url| !url.trim().is_empty())
+    prefs::get(URL_KEY).filter(|url| !url.trim().is_empty())
 }
 
 pub fn save_url(url: &str) {
-    if let Some(storage) = storage() {
-        let _ = if url.trim().is_empty() {
-            storage.remove_item(URL_KEY)
-        } else {
-            storage.set_item(URL_KEY, url.trim())
-        };
+    if url.trim().is_empty() {
+        prefs::remove(URL_KEY);
+    } else {
+        prefs::set(URL_KEY, url.trim());
     }
 }
 
 /// Whether each finished training is also sent to the server.
 pub fn mirror_enabled() -> bool {
-    saved_url().is_some()
-        && storage().and_then(|s| s.get_item(MIRROR_KEY).ok().flatten()).as_deref() == Some("on")
+    saved_url().is_some() && prefs::get(MIRROR_KEY).as_deref() == Some("on")
 }
 
 pub fn save_mirror(on: bool) {
-    if let Some(storage) = storage() {
-        let _ = storage.set_item(MIRROR_KEY, if on { "on" } else { "off" });
-    }
+    prefs::set(MIRROR_KEY, if on { "on" } else { "off" });
 }
 
 pub struct FetchTransport;

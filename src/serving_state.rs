@@ -17,7 +17,7 @@ use mlops_core::serving::service::{handle, LoadedModel, ServiceError, ServiceRes
 use mlops_core::tracking::registry::{parse_model_uri, ModelUri};
 use mlops_core::tracking::TrackingError;
 
-use crate::storage::random_bits;
+use crate::storage::{prefs, random_bits};
 use crate::tracking_state::Tracking;
 
 const MODEL_URI_KEY: &str = "mlops-lab-served-model";
@@ -60,8 +60,7 @@ async fn resolve(tracking: Tracking, uri: &str) -> Result<(Vec<u8>, String), Tra
 
 impl Serving {
     pub fn new(tracking: Tracking) -> Self {
-        let saved =
-            window().local_storage().ok().flatten().and_then(|s| s.get_item(MODEL_URI_KEY).ok().flatten());
+        let saved = prefs::get(MODEL_URI_KEY);
         let serving = Self {
             tracking,
             model_uri: RwSignal::new(saved.clone().unwrap_or_default()),
@@ -87,9 +86,7 @@ impl Serving {
     /// Serves the model behind `uri` from now on (remembered across reloads).
     pub fn choose(&self, uri: String) {
         let serving = *self;
-        if let Some(storage) = window().local_storage().ok().flatten() {
-            let _ = storage.set_item(MODEL_URI_KEY, &uri);
-        }
+        prefs::set(MODEL_URI_KEY, &uri);
         spawn_local(async move { serving.load(uri).await });
     }
 

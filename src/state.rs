@@ -19,7 +19,7 @@ use mlops_core::training::{TrainReport, TrainSpec};
 
 use crate::components::chart::prediction_histogram_svg;
 use crate::components::data_panel::default_source;
-use crate::storage::random_id;
+use crate::storage::{prefs, random_id};
 use crate::tracking_state::Tracking;
 use crate::worker::{TrainerWorker, CRASH_CHANNEL_PARAM};
 use wasm_bindgen::prelude::Closure;
@@ -70,10 +70,6 @@ pub struct AppState {
 
 const ACTIVE_EXPERIMENT_KEY: &str = "mlops-lab-active-experiment";
 
-fn saved_experiment() -> Option<String> {
-    window().local_storage().ok().flatten()?.get_item(ACTIVE_EXPERIMENT_KEY).ok().flatten()
-}
-
 /// One crash channel per page, so another tab's worker crash is not reported here.
 fn crash_channel_name() -> String {
     thread_local! {
@@ -93,7 +89,7 @@ impl AppState {
             report: RwSignal::new(None),
             tracking: Tracking::new(),
             active_experiment: RwSignal::new(
-                saved_experiment().unwrap_or_else(|| DEFAULT_EXPERIMENT_ID.to_string()),
+                prefs::get(ACTIVE_EXPERIMENT_KEY).unwrap_or_else(|| DEFAULT_EXPERIMENT_ID.to_string()),
             ),
             last_run_id: RwSignal::new(None),
             scored: RwSignal::new(None),
@@ -106,10 +102,7 @@ impl AppState {
         state.listen_for_worker_crashes();
         // The chosen experiment outlives a reload, as a learner expects.
         Effect::new(move |_| {
-            let id = state.active_experiment.get();
-            if let Some(storage) = window().local_storage().ok().flatten() {
-                let _ = storage.set_item(ACTIVE_EXPERIMENT_KEY, &id);
-            }
+            prefs::set(ACTIVE_EXPERIMENT_KEY, &state.active_experiment.get());
         });
         state
     }

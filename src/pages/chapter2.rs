@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::routes::Route;
 use crate::state::{AppState, Pending, RunContext};
+use crate::storage::prefs;
 use crate::tracking_state::Tracking;
 
 pub const EXPERIMENT_NAME: &str = "nyc-taxi-experiment";
@@ -622,21 +623,12 @@ impl Progress {
     }
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
 fn read_progress() -> Progress {
-    storage()
-        .and_then(|s| s.get_item(PROGRESS_KEY).ok().flatten())
-        .map(|t| Progress::parse(&t))
-        .unwrap_or_default()
+    prefs::get(PROGRESS_KEY).map(|t| Progress::parse(&t)).unwrap_or_default()
 }
 
 fn write_progress(progress: &Progress) {
-    if let Some(storage) = storage() {
-        let _ = storage.set_item(PROGRESS_KEY, &progress.to_json());
-    }
+    prefs::set(PROGRESS_KEY, &progress.to_json());
 }
 
 // ----- the checks, over plain data -----

@@ -20,6 +20,7 @@ use crate::components::model_picker::ModelPicker;
 use crate::routes::Route;
 use crate::serving_state::Serving;
 use crate::state::AppState;
+use crate::storage::prefs;
 use crate::tracking_state::Tracking;
 
 pub const PROGRESS_KEY: &str = "mlops-lab-chapter4-progress";
@@ -56,29 +57,20 @@ impl Progress {
     }
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-}
-
 pub fn read_progress() -> Progress {
-    storage()
-        .and_then(|s| s.get_item(PROGRESS_KEY).ok().flatten())
-        .map(|t| Progress::parse(&t))
-        .unwrap_or_default()
+    prefs::get(PROGRESS_KEY).map(|t| Progress::parse(&t)).unwrap_or_default()
 }
 
 /// Remembers that a Chapter 4 step (`'a'`..=`'g'`) was done, for the walkthrough to tick.
 pub fn mark_step_done(step: char) {
     let mut progress = read_progress();
     if progress.mark(step) {
-        if let Some(storage) = storage() {
-            let _ = storage.set_item(PROGRESS_KEY, &progress.to_json());
-        }
+        prefs::set(PROGRESS_KEY, &progress.to_json());
     }
 }
 
 fn exported_flag() -> bool {
-    storage().and_then(|s| s.get_item(EXPORTED_KEY).ok().flatten()).is_some_and(|v| v == "1")
+    prefs::get(EXPORTED_KEY).is_some_and(|v| v == "1")
 }
 
 // ----- what the prediction log shows -----
@@ -330,9 +322,7 @@ fn ExportStep(exported: RwSignal<bool>) -> impl IntoView {
             .and_then(|bytes| download_bytes(EXPORT_FILE_NAME, "application/zip", &bytes));
         match result {
             Ok(()) => {
-                if let Some(storage) = storage() {
-                    let _ = storage.set_item(EXPORTED_KEY, "1");
-                }
+                prefs::set(EXPORTED_KEY, "1");
                 mark_step_done('g');
                 exported.set(true);
             }

@@ -22,6 +22,7 @@ use crate::components::runs_table::{
 };
 use crate::routes::Route;
 use crate::state::AppState;
+use crate::storage::prefs;
 use crate::tracking_state::Tracking;
 
 /// How long typing must pause before the filter is applied (Enter applies at once).
@@ -95,26 +96,17 @@ fn describe_import(report: &ImportReport) -> String {
     text
 }
 
-fn local_storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
-}
-
 fn saved_columns(experiment_id: &str) -> Option<Vec<Column>> {
-    let text = local_storage()?.get_item(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}")).ok()??;
+    let text = prefs::get(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}"))?;
     decode_columns(&text)
 }
 
 fn save_columns(experiment_id: &str, columns: &[Column]) {
-    if let Some(storage) = local_storage() {
-        // A full or refused storage only loses the preference.
-        let _ = storage.set_item(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}"), &encode_columns(columns));
-    }
+    prefs::set(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}"), &encode_columns(columns));
 }
 
 fn forget_columns(experiment_id: &str) {
-    if let Some(storage) = local_storage() {
-        let _ = storage.remove_item(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}"));
-    }
+    prefs::remove(&format!("{COLUMNS_KEY_PREFIX}{experiment_id}"));
 }
 
 async fn read_file(file: web_sys::File) -> Result<Vec<u8>, String> {

@@ -10,12 +10,8 @@ use mlops_core::tracking::registry::Stage;
 use mlops_core::tracking::{TrackingError, ViewType};
 
 use crate::remote;
-use crate::storage::USER_NAME_KEY;
+use crate::storage::{prefs, USER_NAME_KEY};
 use crate::tracking_state::Tracking;
-
-fn local_storage() -> Option<web_sys::Storage> {
-    window().local_storage().ok().flatten()
-}
 
 /// Pushes one local experiment's runs, then the registered versions made from them with
 /// their stages and aliases. Returns lines to show.
@@ -79,9 +75,7 @@ async fn push_experiment(tracking: Tracking, experiment_id: String) -> Result<Ve
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let tracking = Tracking::use_context();
-    let user = RwSignal::new(
-        local_storage().and_then(|s| s.get_item(USER_NAME_KEY).ok().flatten()).unwrap_or_default(),
-    );
+    let user = RwSignal::new(prefs::get(USER_NAME_KEY).unwrap_or_default());
     let url = RwSignal::new(remote::saved_url().unwrap_or_default());
     let mirror = RwSignal::new(remote::mirror_enabled());
     let status = RwSignal::new(None::<Result<String, String>>);
@@ -91,9 +85,7 @@ pub fn SettingsPage() -> impl IntoView {
     let pushing = RwSignal::new(false);
 
     let save_user = move |_| {
-        if let Some(storage) = local_storage() {
-            let _ = storage.set_item(USER_NAME_KEY, user.get_untracked().trim());
-        }
+        prefs::set(USER_NAME_KEY, user.get_untracked().trim());
     };
     let save_remote = move |_| {
         remote::save_url(&url.get_untracked());

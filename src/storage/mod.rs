@@ -2,6 +2,7 @@
 //! refuses it; and how other tabs hear about changes.
 
 pub mod indexeddb;
+pub mod prefs;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -129,9 +130,7 @@ impl Env for BrowserEnv {
     }
 
     fn user(&self) -> String {
-        web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item(USER_NAME_KEY).ok().flatten())
+        prefs::get(USER_NAME_KEY)
             .filter(|name| !name.trim().is_empty())
             .unwrap_or_else(|| "learner".to_string())
     }
