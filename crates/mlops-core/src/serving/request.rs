@@ -157,7 +157,7 @@ fn distance(value: &Value) -> Result<f64, RequestError> {
 }
 
 /// "an array", "a number", ... for [`RequestError::NotAnObject`].
-fn kind_of(value: &Value) -> &'static str {
+pub(super) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -136,13 +136,7 @@ fn decode_event(data: &str) -> Result<serde_json::Map<String, Value>, String> {
         Value::Object(object) => Ok(object),
         other => Err(format!(
             "the event must be a JSON object with `ride` and `ride_id`, not {}",
-            match other {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::String(_) => "a string",
-                Value::Array(_) | Value::Object(_) => "an array",
-            }
+            super::request::kind_of(&other)
         )),
     }
 }

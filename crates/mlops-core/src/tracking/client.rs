@@ -929,14 +929,7 @@ impl<B: KvBackend, E: Env> TrackingClient<B, E> {
         match parse_model_uri(uri)? {
             ModelUri::Run { run_id, artifact_path } => Ok((run_id, artifact_path)),
             parsed => {
-                let name = match &parsed {
-                    ModelUri::Version { name, .. }
-                    | ModelUri::Stage { name, .. }
-                    | ModelUri::Latest { name }
-                    | ModelUri::Alias { name, .. } => name.clone(),
-                    ModelUri::Run { .. } => String::new(),
-                };
-                let model = self.get_registered_model(&name).await?;
+                let model = self.get_registered_model(parsed.model_name().unwrap_or_default()).await?;
                 let version = model.resolve(&parsed)?;
                 match parse_model_uri(&version.source)? {
                     ModelUri::Run { run_id, artifact_path } => Ok((run_id, artifact_path)),

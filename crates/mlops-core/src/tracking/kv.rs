@@ -61,6 +61,13 @@ pub struct Record {
     pub value: Vec<u8>,
 }
 
+impl Record {
+    /// Bytes the record takes, for the memory backend's quota.
+    pub fn size(&self) -> usize {
+        self.key.len() + self.group.len() + self.value.len()
+    }
+}
+
 /// What a transaction reads before deciding what to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
@@ -92,14 +99,6 @@ impl Write {
             Write::Put(t, _) | Write::Delete(t, _) => *t,
         }
     }
-
-    /// Bytes this write adds, for quota accounting in tests.
-    pub fn size(&self) -> usize {
-        match self {
-            Write::Put(_, r) => r.key.len() + r.group.len() + r.value.len(),
-            Write::Delete(..) => 0,
-        }
-    }
 }
 
 /// A keyed-record store with all-or-nothing transactions.
@@ -117,10 +116,6 @@ pub trait KvBackend {
         reads: &[Read],
         decide: impl FnOnce(Vec<Vec<Record>>) -> Result<(Vec<Write>, T), TrackingError>,
     ) -> Result<T, TrackingError>;
-}
-
-pub fn run_key(run_id: &str) -> String {
-    run_id.to_string()
 }
 
 pub fn history_key(run_id: &str, metric: &str) -> String {

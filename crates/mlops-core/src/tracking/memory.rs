@@ -26,7 +26,7 @@ impl MemoryKv {
     }
 
     fn used(tables: &BTreeMap<Table, BTreeMap<String, Record>>) -> usize {
-        tables.values().flat_map(|t| t.values()).map(|r| r.key.len() + r.group.len() + r.value.len()).sum()
+        tables.values().flat_map(|t| t.values()).map(Record::size).sum()
     }
 
     fn read_now(&self, reads: &[Read]) -> Vec<Vec<Record>> {
@@ -60,16 +60,15 @@ impl KvBackend for MemoryKv {
         let mut tables = self.tables.borrow_mut();
         // Check the budget before touching anything, so a refused write leaves all as it was.
         if let Some(quota) = self.quota {
-            let size = |r: &Record| r.key.len() + r.group.len() + r.value.len();
             let mut used = Self::used(&tables) as i64;
             for write in &writes {
                 let (table, key) = match write {
                     Write::Put(t, r) => (*t, &r.key),
                     Write::Delete(t, k) => (*t, k),
                 };
-                used -= tables.get(&table).and_then(|t| t.get(key)).map_or(0, size) as i64;
+                used -= tables.get(&table).and_then(|t| t.get(key)).map_or(0, Record::size) as i64;
                 if let Write::Put(_, record) = write {
-                    used += size(record) as i64;
+                    used += record.size() as i64;
                 }
             }
             if used > quota as i64 {

@@ -967,9 +967,11 @@ fn bad_response(why: String) -> TrackingError {
 }
 
 fn decode<D: DeserializeOwned>(answer: Value) -> Result<D, TrackingError> {
-    let shown = first_chars(&answer.to_string(), ERROR_TEXT_CHARS);
-    serde_json::from_value(answer)
-        .map_err(|e| bad_response(format!("the server's answer does not have MLflow's shape ({e}): {shown}")))
+    // Deserialise from a borrow, so the answer is turned back into text only on failure.
+    D::deserialize(&answer).map_err(|e| {
+        let shown = first_chars(&answer.to_string(), ERROR_TEXT_CHARS);
+        bad_response(format!("the server's answer does not have MLflow's shape ({e}): {shown}"))
+    })
 }
 
 /// MLflow's JSON error, or the start of whatever else came back (a proxy's HTML page,
