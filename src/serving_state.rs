@@ -37,7 +37,8 @@ pub struct Serving {
     pending_log: StoredValue<Rc<RefCell<Vec<PredictionLogEntry>>>, LocalStorage>,
 }
 
-fn now_ms() -> f64 {
+/// Milliseconds from the page's high-resolution clock, for timing in the browser.
+pub fn now_ms() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
@@ -144,15 +145,16 @@ impl Serving {
 
     fn record(&self, entry: PredictionLogEntry) {
         let pending = self.pending_log.get_value();
-        let full = {
+        let buffered = {
             let mut list = pending.borrow_mut();
             list.push(entry);
-            list.len() >= FLUSH_EVERY
+            list.len()
         };
-        if full {
+        if buffered >= FLUSH_EVERY {
             self.flush_log();
-        } else {
-            // Single requests (the console, the service worker) are written promptly.
+        } else if buffered == 1 {
+            // The first entry of a batch starts one timer, so single requests (the
+            // console, the service worker) are written promptly without a timer each.
             let serving = *self;
             spawn_local(async move {
                 gloo_timers::future::TimeoutFuture::new(250).await;

@@ -107,6 +107,11 @@ impl Tracking {
     }
 
     fn on_change(&self, change: StoreChange) {
+        // The service's prediction log shares the store but nothing here shows it; the
+        // service answers it writes would otherwise re-read every open run page.
+        if change.tables.iter().all(|t| *t == Table::PredictionLog) {
+            return;
+        }
         let tracking = *self;
         spawn_local(async move {
             let Some(client) = tracking.client() else { return };

@@ -5,9 +5,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use mlops_core::summary::median;
 
 use crate::components::data_panel::fetch_bytes;
 use crate::routes::{current_hash, hash_query};
+use crate::serving_state::now_ms;
 use crate::state::AppState;
 
 #[component]
@@ -58,15 +60,6 @@ const BENCH_QUERIES: [&str; 4] = [
     "(params.model = 'Ridge' OR params.model = 'Lasso') AND tags.team IN ('t1', 't2')",
     "attributes.run_name LIKE 'bench run 9%'",
 ];
-
-/// Milliseconds from the page's clock, for timing in the browser.
-fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
-}
-
-fn median(values: &[f64]) -> f64 {
-    mlops_core::summary::median(values)
-}
 
 /// `#/bench?tracking=N`: logs N runs (three transactions each, as a training does) into
 /// the experiment `bench-<N>`, then times searches. `bench/run.sh` then scrolls the runs

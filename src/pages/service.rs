@@ -25,7 +25,7 @@ use crate::components::download::{blob_url, download_bytes};
 use crate::components::markdown::Markdown;
 use crate::components::model_picker::ModelPicker;
 use crate::pages::run::format_time;
-use crate::serving_state::Serving;
+use crate::serving_state::{now_ms, Serving};
 use crate::state::AppState;
 use crate::sw_bridge::{SwBridge, SwStatus};
 use crate::tracking_state::Tracking;
@@ -77,10 +77,6 @@ const YIELD_EVERY: usize = 8;
 const TIMELINE_POINTS: usize = 4_000;
 const MAX_LOAD_REQUESTS: usize = 100_000;
 const MAX_CONCURRENCY: usize = 256;
-
-fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
-}
 
 // ---------------------------------------------------------------------------------------
 // Pure helpers (tested natively at the end of the file)

@@ -21,7 +21,7 @@ use mlops_core::serving::stream::{
 
 use crate::components::model_picker::ModelPicker;
 use crate::routes::Route;
-use crate::serving_state::Serving;
+use crate::serving_state::{now_ms, Serving};
 use crate::state::AppState;
 
 /// How often the simulation advances.
@@ -426,10 +426,6 @@ enum RunState {
     Stopped,
     Running,
     Paused,
-}
-
-fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
 #[component]
