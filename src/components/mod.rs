@@ -9,3 +9,4 @@ pub mod model_picker;
 pub mod progress;
 pub mod run_charts;
 pub mod runs_table;
+pub mod step;

@@ -16,6 +16,7 @@ use mlops_core::tracking::{Experiment, LifecycleStage, Run, RunOptions, RunStatu
 use mlops_core::training::TrainSpec;
 use serde::{Deserialize, Serialize};
 
+use crate::components::step::Step;
 use crate::routes::Route;
 use crate::state::{AppState, Pending, RunContext};
 use crate::storage::prefs;
@@ -114,21 +115,21 @@ pub fn Chapter2Page() -> impl IntoView {
                     <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
                 }).collect_view()}
             </ol>
-            <Step letter='a' done=done_a>
+            <Step testid="step-a" done=done_a>
                 {crate::lesson!("chapter2/step-a.md")}
                 <LoadStep experiment data_loaded/>
             </Step>
-            <Step letter='b' done=done_b>
+            <Step testid="step-b" done=done_b>
                 {crate::lesson!("chapter2/step-b.md")}
                 <SweepStep experiment runs data_loaded/>
             </Step>
-            <Step letter='c' done=done_c>
+            <Step testid="step-c" done=done_c>
                 {crate::lesson!("chapter2/step-c.md")}
                 <SearchStep experiment runs search/>
             </Step>
             {crate::lesson!("chapter2/registry.md")}
             <RegistrySteps runs model done_d done_e done_f/>
-            <Step letter='g' done=done_g>
+            <Step testid="step-g" done=done_g>
                 {crate::lesson!("chapter2/step-g.md")}
                 <p>
                     <button data-testid="reload" on:click=move |_| { let _ = window().location().reload(); }>"Reload the page"</button>
@@ -150,17 +151,6 @@ pub fn Chapter2Page() -> impl IntoView {
                 ", or connect a real MLflow server in " <a href=Route::Settings.path()>"Settings"</a> "."
             </p>
         </article>
-    }
-}
-
-#[component]
-fn Step(letter: char, done: Memo<bool>, children: Children) -> impl IntoView {
-    view! {
-        <section class="step" class:done=move || done.get() data-testid=format!("step-{letter}")
-            data-done=move || done.get().to_string()>
-            <span class="step-badge">{move || if done.get() { "✓ done" } else { "to do" }}</span>
-            {children()}
-        </section>
     }
 }
 
@@ -527,7 +517,7 @@ fn RegistrySteps(
         })
     };
     view! {
-        <Step letter='d' done=done_d>
+        <Step testid="step-d" done=done_d>
             {crate::lesson!("chapter2/step-d.md")}
             <p>"Best run: " <strong>{move || describe(0)}</strong></p>
             <p>
@@ -538,7 +528,7 @@ fn RegistrySteps(
             </p>
             {shown_in('d')}
         </Step>
-        <Step letter='e' done=done_e>
+        <Step testid="step-e" done=done_e>
             {crate::lesson!("chapter2/step-e.md")}
             <p class="registry-state" data-testid="registry-state">{stage_summary}</p>
             <p>
@@ -558,7 +548,7 @@ fn RegistrySteps(
             </p>
             {shown_in('e')}
         </Step>
-        <Step letter='f' done=done_f>
+        <Step testid="step-f" done=done_f>
             {crate::lesson!("chapter2/step-f.md")}
             <p>
                 <button class="primary" data-testid="rollback" disabled=move || busy() || previous().is_none()

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::download::download_bytes;
 use crate::components::model_picker::ModelPicker;
+use crate::components::step::Step;
 use crate::routes::Route;
 use crate::serving_state::Serving;
 use crate::state::AppState;
@@ -185,19 +186,19 @@ pub fn Chapter4Page() -> impl IntoView {
                     <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
                 }).collect_view()}
             </ol>
-            <Step letter='a' done=done_a>
+            <Step testid="step4-a" done=done_a>
                 {crate::lesson!("chapter4/step-a.md")}
                 <ModelPicker/>
             </Step>
-            <Step letter='b' done=done_b>
+            <Step testid="step4-b" done=done_b>
                 {crate::lesson!("chapter4/step-b.md")}
                 <MiniConsole/>
             </Step>
-            <Step letter='c' done=done_c>
+            <Step testid="step4-c" done=done_c>
                 {crate::lesson!("chapter4/step-c.md")}
                 <FetchStep/>
             </Step>
-            <Step letter='d' done=done_d>
+            <Step testid="step4-d" done=done_d>
                 {crate::lesson!("chapter4/step-d.md")}
                 <p data-testid="seen-versions">
                     "Versions that answered so far: "
@@ -207,7 +208,7 @@ pub fn Chapter4Page() -> impl IntoView {
                     }}
                 </p>
             </Step>
-            <Step letter='e' done=done_e>
+            <Step testid="step4-e" done=done_e>
                 {crate::lesson!("chapter4/step-e.md")}
                 <p>
                     <a class="button" href=Route::Batch.path() data-testid="go-batch">"Open batch scoring"</a>
@@ -217,27 +218,16 @@ pub fn Chapter4Page() -> impl IntoView {
                     })}
                 </p>
             </Step>
-            <Step letter='f' done=done_f>
+            <Step testid="step4-f" done=done_f>
                 {crate::lesson!("chapter4/step-f.md")}
                 <p><a class="button" href=Route::Stream.path() data-testid="go-stream">"Open the stream"</a></p>
             </Step>
-            <Step letter='g' done=done_g>
+            <Step testid="step4-g" done=done_g>
                 {crate::lesson!("chapter4/step-g.md")}
                 <ExportStep exported/>
             </Step>
             {crate::lesson!("chapter4/next.md")}
         </article>
-    }
-}
-
-#[component]
-fn Step(letter: char, done: Memo<bool>, children: Children) -> impl IntoView {
-    view! {
-        <section class="step" class:done=move || done.get() data-testid=format!("step4-{letter}")
-            data-done=move || done.get().to_string()>
-            <span class="step-badge">{move || if done.get() { "✓ done" } else { "to do" }}</span>
-            {children()}
-        </section>
     }
 }
 
