@@ -11,9 +11,9 @@ use mlops_core::serving::service::{LoadedModel, ServiceError};
 use mlops_core::tracking::registry::{RegisteredModel, Stage};
 use mlops_core::tracking::{LifecycleStage, Run};
 
-use crate::pages::run::format_time;
 use crate::serving_state::Serving;
 use crate::tracking_state::Tracking;
+use mlops_core::summary::format_utc_millis;
 
 /// One `<optgroup>` of the select.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +69,7 @@ pub fn uri_choices(models: &[RegisteredModel], runs: &[impl AsRef<Run>]) -> Vec<
                 let path = if logged.artifact_path.is_empty() { "model" } else { &logged.artifact_path };
                 (
                     format!("runs:/{}/{path}", run.run_id),
-                    format!("{} ({short}…, {}) · {path}", run.run_name, format_time(run.start_time)),
+                    format!("{} ({short}…, {}) · {path}", run.run_name, format_utc_millis(run.start_time)),
                 )
             })
         })

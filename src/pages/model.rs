@@ -8,9 +8,9 @@
 use leptos::prelude::*;
 use mlops_core::tracking::registry::{RegisteredModel, RegistryChange, RegistryEvent, Stage};
 
-use crate::pages::models::format_timestamp;
 use crate::routes::Route;
 use crate::tracking_state::Tracking;
+use mlops_core::summary::format_utc_millis;
 
 /// One registry change the page can ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,7 +208,7 @@ fn ModelDetails(model: Memo<Option<RegisteredModel>>, op: Action<Op, Result<(), 
                     let events = model.with(|m| m.as_ref().map(|m| m.history.clone()).unwrap_or_default());
                     events.into_iter().rev().map(|event| view! {
                         <li data-testid="history-event" data-version=event.version.to_string()>
-                            <time>{format_timestamp(event.timestamp)}</time>
+                            <time>{format_utc_millis(event.timestamp)}</time>
                             " · " {describe_event(&event)}
                         </li>
                     }).collect_view()
@@ -298,7 +298,7 @@ fn VersionRow(
                     }
                 }}
             </td>
-            <td>{move || this().map(|v| format_timestamp(v.creation_timestamp)).unwrap_or_default()}</td>
+            <td>{move || this().map(|v| format_utc_millis(v.creation_timestamp)).unwrap_or_default()}</td>
             <td class="stage-action">
                 <select data-testid="stage-select" on:change=move |ev| {
                     if let Ok(next) = Stage::parse(&event_target_value(&ev)) {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leptos::prelude::*;
-use mlops_core::summary::format_timestamp;
+use mlops_core::summary::format_utc_millis;
 use mlops_core::tracking::registry::ModelVersion;
 use mlops_core::tracking::{
     tags, ArtifactInfo, ColumnSpec, LifecycleStage, LoggedModel, Metric, Run, TrackingError,
@@ -29,11 +29,6 @@ use crate::tracking_state::Tracking;
 const DEFAULT_MODEL_NAME: &str = "nyc-taxi-regressor";
 /// Text artifacts larger than this are shown cut short (the download has all of it).
 const PREVIEW_LIMIT: usize = 256 * 1024;
-
-/// `YYYY-MM-DD HH:MM:SS UTC` from milliseconds since the epoch.
-pub fn format_time(ms: i64) -> String {
-    format!("{} UTC", format_timestamp(ms.saturating_mul(1000)))
-}
 
 pub fn format_duration(ms: i64) -> String {
     match ms {
@@ -304,8 +299,8 @@ fn Header(
                 <tr><th>"Experiment"</th><td data-testid="run-experiment">
                     {move || run.with(|r| r.as_ref().map(|r| tracking.experiment_name(&r.experiment_id)).unwrap_or_default())}
                 </td></tr>
-                <tr><th>"Started"</th><td>{field(|r| format_time(r.start_time))}</td></tr>
-                <tr><th>"Ended"</th><td>{field(|r| r.end_time.map(format_time).unwrap_or_else(|| "—".into()))}</td></tr>
+                <tr><th>"Started"</th><td>{field(|r| format_utc_millis(r.start_time))}</td></tr>
+                <tr><th>"Ended"</th><td>{field(|r| r.end_time.map(format_utc_millis).unwrap_or_else(|| "—".into()))}</td></tr>
                 <tr><th>"Duration"</th><td data-testid="run-duration">
                     {field(|r| r.duration_ms().map(format_duration).unwrap_or_else(|| "still running".into()))}
                 </td></tr>
@@ -415,7 +410,7 @@ fn MetricsTable(run: Memo<Option<Arc<Run>>>) -> impl IntoView {
                                     <td>{key}</td>
                                     <td title=metric.value.to_string()>{format_number(metric.value)}</td>
                                     <td>{metric.step}</td>
-                                    <td>{format_time(metric.timestamp)}</td>
+                                    <td>{format_utc_millis(metric.timestamp)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -755,7 +750,7 @@ fn LoggedModelCard(id: StoredValue<String>, model: LoggedModel, deleted: Memo<bo
             <p>
                 <strong><code>{model.artifact_path.clone()}</code></strong>
                 " · flavor " <code>{model.flavor.clone()}</code>
-                " · logged " {format_time(model.utc_time_created)}
+                " · logged " {format_utc_millis(model.utc_time_created)}
                 " · URI " <code>{format!("runs:/{}/{}", id.get_value(), model.artifact_path)}</code>
             </p>
             <div class="signature">
@@ -869,7 +864,7 @@ mod tests {
 
     #[test]
     fn times_sizes_and_durations_read_well() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc_millis(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_duration(850), "850 ms");
         assert_eq!(format_duration(3_250), "3.2 s");
         assert_eq!(format_duration(125_000), "2 min 5 s");

@@ -24,11 +24,11 @@ use crate::components::chart::{SvgImage, BLUE, GREY, ORANGE};
 use crate::components::download::{blob_url, download_bytes};
 use crate::components::markdown::Markdown;
 use crate::components::model_picker::ModelPicker;
-use crate::pages::run::format_time;
 use crate::serving_state::{now_ms, Serving};
 use crate::state::AppState;
 use crate::sw_bridge::{SwBridge, SwStatus};
 use crate::tracking_state::Tracking;
+use mlops_core::summary::format_utc_millis;
 
 const CONTRACT: &str = "# The ride-duration service\n\n\
 The course deploys the model as a small web service (`predict.py` with Flask). Its contract:\n\n\
@@ -749,7 +749,7 @@ fn PredictionLogPanel(log_reads: RwSignal<u64>) -> impl IntoView {
                             <tbody>
                                 {latest.iter().map(|e| view! {
                                     <tr data-testid="log-row">
-                                        <td>{format_time(e.timestamp)}</td>
+                                        <td>{format_utc_millis(e.timestamp)}</td>
                                         <td>{source_label(e.source)}</td>
                                         <td>{e.status}</td>
                                         <td>{format_ms(e.latency_ms)}</td>

@@ -172,6 +172,12 @@ pub fn has_training_fields(table: &TripTable) -> bool {
     crate::features::TRAINING_FIELDS.iter().all(|f: &Field| table.columns.contains_key(f))
 }
 
+/// Milliseconds since the epoch (how tracking stores times) as `YYYY-MM-DD HH:MM:SS UTC`:
+/// the same text in every browser and in tests, whatever the time zone.
+pub fn format_utc_millis(ms: i64) -> String {
+    format!("{} UTC", format_timestamp(ms.saturating_mul(1_000)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +204,13 @@ mod tests {
         let h = Histogram::new([-5.0, 0.0, 0.5, 1.0, 2.0, f64::NAN].into_iter(), 0.0, 1.0, 2);
         assert_eq!(h.counts, vec![1, 2]);
         assert_eq!((h.below, h.above), (1, 1));
+    }
+
+    #[test]
+    fn tracking_times_are_utc_calendar_dates() {
+        assert_eq!(format_utc_millis(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc_millis(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc_millis(1_714_572_187_000), "2024-05-01 14:03:07 UTC");
+        assert_eq!(format_utc_millis(-1000), "1969-12-31 23:59:59 UTC");
     }
 }
