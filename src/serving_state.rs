@@ -44,8 +44,7 @@ pub fn now_ms() -> f64 {
 
 /// The model file and the `model_version` label a URI stands for.
 async fn resolve(tracking: Tracking, uri: &str) -> Result<(Vec<u8>, String), TrackingError> {
-    let client =
-        tracking.client().ok_or_else(|| TrackingError::Backend("the run log is not open yet".into()))?;
+    let client = tracking.open_client()?;
     let bytes = client.load_model_bytes(uri).await?;
     let label = match parse_model_uri(uri)? {
         ModelUri::Run { run_id, .. } => run_id,
@@ -182,14 +181,12 @@ impl Serving {
     /// Every logged prediction, oldest first.
     pub async fn read_log(&self) -> Result<Vec<PredictionLogEntry>, TrackingError> {
         self.flush().await;
-        let client =
-            self.tracking.client().ok_or_else(|| TrackingError::Backend("the run log is not open".into()))?;
+        let client = self.tracking.open_client()?;
         PredictionLog::new(client.backend()).all().await
     }
 
     pub async fn clear_log(&self) -> Result<usize, TrackingError> {
-        let client =
-            self.tracking.client().ok_or_else(|| TrackingError::Backend("the run log is not open".into()))?;
+        let client = self.tracking.open_client()?;
         PredictionLog::new(client.backend()).clear().await
     }
 }

@@ -71,6 +71,11 @@ impl Tracking {
         self.client.get_value()
     }
 
+    /// The client, or the error that says the store is still opening.
+    pub fn open_client(&self) -> Result<Rc<Client>, TrackingError> {
+        self.client().ok_or(TrackingError::NotOpen)
+    }
+
     /// A run from the in-memory copy.
     pub fn run(&self, run_id: &str) -> Option<Arc<Run>> {
         self.runs.with(|runs| runs.iter().find(|r| r.run_id == run_id).cloned())

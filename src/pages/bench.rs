@@ -72,7 +72,7 @@ async fn tracking_bench(state: AppState, runs: usize) -> Result<String, String> 
     while !tracking.ready.get_untracked() {
         gloo_timers::future::TimeoutFuture::new(50).await;
     }
-    let client = tracking.client().ok_or("the run log could not be opened")?;
+    let client = tracking.open_client().map_err(|e| e.to_string())?;
     let error = |e: mlops_core::tracking::TrackingError| e.to_string();
     let name = format!("bench-{runs}");
     let experiment = match client.get_experiment_by_name(&name).await.map_err(error)? {

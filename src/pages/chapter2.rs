@@ -243,7 +243,7 @@ fn SweepStep(
         if !data_loaded.get_untracked() {
             return Err("The training and validation months are not loaded yet (step a).".to_string());
         }
-        let client = tracking.client().ok_or_else(|| "The run log is not open yet.".to_string())?;
+        let client = tracking.open_client().map_err(|e| e.to_string())?;
         let alphas = SWEEP_ALPHAS.map(|a| a.to_string()).join(", ");
         let options = RunOptions {
             run_name: Some(SWEEP_PARENT_NAME.to_string()),
@@ -346,8 +346,7 @@ fn search_action(tracking: Tracking, experiment: Memo<Option<Experiment>>) -> Se
         let filter = filter.clone();
         async move {
             let failure = |message: String| SearchFailure { message, caret: None };
-            let client =
-                tracking.client().ok_or_else(|| failure("The run log is not open yet.".to_string()))?;
+            let client = tracking.open_client().map_err(|e| failure(e.to_string()))?;
             let experiment_id = experiment
                 .get_untracked()
                 .map(|e| e.experiment_id)
@@ -463,7 +462,7 @@ fn RegistrySteps(
     let op = Action::new_local(move |op: &RegistryOp| {
         let op = op.clone();
         async move {
-            let client = tracking.client().ok_or_else(|| "The registry is not open yet.".to_string())?;
+            let client = tracking.open_client().map_err(|e| e.to_string())?;
             let result = match op {
                 RegistryOp::Register { run_id } => client
                     .register_model(&format!("runs:/{run_id}/model"), MODEL_NAME)

@@ -367,7 +367,7 @@ fn CompareCharts(runs: Memo<Vec<Arc<Run>>>) -> impl IntoView {
             runs.with(|rs| rs.iter().map(|r| (r.run_id.clone(), r.run_name.clone())).collect());
         async move {
             let Some(metric) = metric else { return Ok(None) };
-            let client = tracking.client().ok_or_else(|| "The run log is not open yet.".to_string())?;
+            let client = tracking.open_client().map_err(|e| e.to_string())?;
             let mut lines = Vec::with_capacity(targets.len());
             for (run_id, name) in targets {
                 let history = client.get_metric_history(&run_id, &metric).await.map_err(|e| e.to_string())?;

@@ -34,7 +34,7 @@ pub fn ModelPage(name: String) -> impl IntoView {
         let op = op.clone();
         let name = model_name.get_value();
         async move {
-            let client = tracking.client().ok_or_else(|| "The registry is not open yet.".to_string())?;
+            let client = tracking.open_client().map_err(|e| e.to_string())?;
             let result = match op {
                 Op::Transition { version, stage, archive_existing } => client
                     .transition_model_version_stage(&name, version, stage, archive_existing)

@@ -82,7 +82,7 @@ fn CreateModelForm() -> impl IntoView {
     let create = Action::new_local(move |(name, description): &(String, String)| {
         let (name, description) = (name.trim().to_string(), description.clone());
         async move {
-            let client = tracking.client().ok_or_else(|| "The registry is not open yet.".to_string())?;
+            let client = tracking.open_client().map_err(|e| e.to_string())?;
             client.create_registered_model(&name, &description).await.map_err(|e| e.to_string())?;
             Ok::<String, String>(name)
         }

@@ -114,7 +114,7 @@ fn make_preview(info: &ArtifactInfo, bytes: &[u8]) -> Preview {
 }
 
 fn open_client(tracking: Tracking) -> Result<Rc<Client>, String> {
-    tracking.client().ok_or_else(|| "The run log is not open yet; try again in a moment.".to_string())
+    tracking.open_client().map_err(|e| e.to_string())
 }
 
 /// Turns a failed call into a message, and a success into `None`.

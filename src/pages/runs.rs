@@ -374,9 +374,9 @@ pub fn RunsPage() -> impl IntoView {
                 return;
             }
         }
-        let Some(client) = tracking.client() else {
-            feedback.error.set(Some("The run store is not open yet.".to_string()));
-            return;
+        let client = match tracking.open_client() {
+            Ok(client) => client,
+            Err(e) => return feedback.error.set(Some(e.to_string())),
         };
         feedback.start(format!("{} {} runs…", op.doing(), ids.len()));
         spawn_local(async move {
@@ -425,9 +425,9 @@ pub fn RunsPage() -> impl IntoView {
         if ids.as_ref().is_some_and(Vec::is_empty) {
             return;
         }
-        let Some(client) = tracking.client() else {
-            feedback.error.set(Some("The run store is not open yet.".to_string()));
-            return;
+        let client = match tracking.open_client() {
+            Ok(client) => client,
+            Err(e) => return feedback.error.set(Some(e.to_string())),
         };
         feedback.start("Exporting…".to_string());
         spawn_local(async move {
@@ -454,9 +454,9 @@ pub fn RunsPage() -> impl IntoView {
         let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
         // Choosing the same file again must fire `change` again.
         input.set_value("");
-        let Some(client) = tracking.client() else {
-            feedback.error.set(Some("The run store is not open yet.".to_string()));
-            return;
+        let client = match tracking.open_client() {
+            Ok(client) => client,
+            Err(e) => return feedback.error.set(Some(e.to_string())),
         };
         import_report.set(None);
         feedback.start(format!("Importing {}…", file.name()));
@@ -721,9 +721,9 @@ fn ExperimentSidebar(
 
     // One helper for every experiment call: errors become text under the list.
     let call = move |work: Box<dyn FnOnce(std::rc::Rc<crate::storage::Client>) -> ExperimentCall>| {
-        let Some(client) = tracking.client() else {
-            error.set(Some("The run store is not open yet.".to_string()));
-            return;
+        let client = match tracking.open_client() {
+            Ok(client) => client,
+            Err(e) => return error.set(Some(e.to_string())),
         };
         error.set(None);
         let future = work(client);

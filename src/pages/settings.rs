@@ -16,7 +16,7 @@ use crate::tracking_state::Tracking;
 /// Pushes one local experiment's runs, then the registered versions made from them with
 /// their stages and aliases. Returns lines to show.
 async fn push_experiment(tracking: Tracking, experiment_id: String) -> Result<Vec<String>, TrackingError> {
-    let local = tracking.client().ok_or_else(|| TrackingError::Backend("the run log is not open".into()))?;
+    let local = tracking.open_client()?;
     let server = remote::client()?;
     let experiment = local.get_experiment(&experiment_id).await?;
     let ids: Vec<String> =

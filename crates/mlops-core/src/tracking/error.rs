@@ -61,6 +61,8 @@ pub enum TrackingError {
     Search(#[from] super::search::SearchError),
     #[error("the browser's storage is full; nothing was written. Delete old runs or export and clear them, then try again ({0})")]
     QuotaExceeded(String),
+    #[error("the run log is not open yet; try again in a moment")]
+    NotOpen,
     #[error("the browser's storage failed: {0}")]
     Backend(String),
     #[error("a stored record could not be read: {0}")]
