@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                 <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
                 <a href=Route::Chapter2.path() data-testid="nav-chapter-2">"2 · Tracking"</a>
                 <a href=Route::Chapter4.path() data-testid="nav-chapter-4">"4 · Deployment"</a>
+                <a href=Route::Chapter5.path() data-testid="nav-chapter-5">"5 · Monitoring"</a>
                 <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
                 <a href=Route::Models.path() data-testid="nav-models">"Models"</a>
                 <a href=Route::Settings.path() data-testid="nav-settings">"Settings"</a>
@@ -94,6 +95,9 @@ pub fn App() -> impl IntoView {
                 Route::Service => pages::service::ServicePage().into_any(),
                 Route::Batch => pages::batch::BatchPage().into_any(),
                 Route::Stream => pages::stream::StreamPage().into_any(),
+                Route::Chapter5 => pages::chapter5::Chapter5Page().into_any(),
+                Route::Monitoring => pages::monitoring::MonitoringPage().into_any(),
+                Route::MonitoringDay(day) => view! { <pages::monitoring_day::MonitoringDayPage day/> }.into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {

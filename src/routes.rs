@@ -30,6 +30,11 @@ pub enum Route {
     Batch,
     /// The simulated stream and its consumer.
     Stream,
+    Chapter5,
+    /// The monitoring dashboard: replay, daily metrics, alerts, service health.
+    Monitoring,
+    /// One replayed day's Evidently-style report, by day index.
+    MonitoringDay(u32),
     /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
     Bench,
     /// A chapter whose issue has not landed yet.
@@ -65,6 +70,9 @@ impl Route {
             Route::Service => "#/service".to_string(),
             Route::Batch => "#/batch".to_string(),
             Route::Stream => "#/stream".to_string(),
+            Route::Chapter5 => "#/chapter-5".to_string(),
+            Route::Monitoring => "#/monitoring".to_string(),
+            Route::MonitoringDay(day) => format!("#/monitoring/day/{day}"),
             Route::Bench => "#/bench".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
@@ -93,7 +101,12 @@ impl Route {
             "service" => Route::Service,
             "batch" => Route::Batch,
             "stream" => Route::Stream,
+            "chapter-5" => Route::Chapter5,
+            "monitoring" => Route::Monitoring,
             other => {
+                if let Some(day) = other.strip_prefix("monitoring/day/").and_then(|d| d.parse::<u32>().ok()) {
+                    return Route::MonitoringDay(day);
+                }
                 if let Some(id) = other.strip_prefix("runs/").filter(|id| !id.is_empty() && !id.contains('/'))
                 {
                     return Route::Run(decode_segment(id));
@@ -104,7 +117,7 @@ impl Route {
                     return Route::Model(decode_segment(name));
                 }
                 match other.strip_prefix("chapter-").and_then(|n| n.parse::<u8>().ok()) {
-                    Some(n @ (3 | 5)) => Route::Coming(n),
+                    Some(3) => Route::Coming(3),
                     _ => Route::NotFound,
                 }
             }
@@ -161,6 +174,9 @@ mod tests {
             Route::Batch,
             Route::Stream,
             Route::Coming(3),
+            Route::Chapter5,
+            Route::Monitoring,
+            Route::MonitoringDay(27),
         ];
         for route in routes {
             assert_eq!(Route::from_hash(&route.path()), route);
@@ -169,6 +185,7 @@ mod tests {
         assert_eq!(Route::from_hash(&Route::compare(&["a".into(), "b".into()])), Route::Compare);
         assert_eq!(Route::from_hash(""), Route::Home);
         assert_eq!(Route::from_hash("#/chapter-9"), Route::NotFound);
+        assert_eq!(Route::from_hash("#/monitoring/day/x"), Route::NotFound);
         assert_eq!(Route::from_hash("#/<script>"), Route::NotFound);
         assert_eq!(Route::from_hash("#/bench?train=a&val=b"), Route::Bench);
         assert_eq!(

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use gloo_worker::{Spawnable, WorkerBridge};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use mlops_core::drift::DriftOptions;
+use mlops_core::monitoring::jobs::{DriftResult, ReplayResult};
+use mlops_core::monitoring::replay::ReplayOptions;
 use mlops_core::protocol::{DatasetView, Request, Response, Slot, Source};
 use mlops_core::serving::batch::{ScoreOptions, ScoredBatch};
 use mlops_core::tracking::{
@@ -32,6 +35,8 @@ pub enum Pending {
     Bench,
     Train { run_id: String },
     Score,
+    Replay,
+    Drift,
 }
 
 /// Where a training is logged: which experiment, under which parent run, with which
@@ -60,6 +65,11 @@ pub struct AppState {
     /// The last batch scoring (Chapter 4) and its seconds inside the worker.
     pub scored: RwSignal<Option<(Arc<ScoredBatch>, f64)>>,
     pub bench_result: RwSignal<Option<String>>,
+    /// The last Chapter 5 replay computed in the worker (the dashboard reveals its days
+    /// on the simulated clock).
+    pub replayed: RwSignal<Option<Arc<ReplayResult>>>,
+    /// The last whole-file drift report.
+    pub drift_result: RwSignal<Option<Arc<DriftResult>>>,
     /// Set when the page asked for the simulated months; the validation month follows
     /// the training month (the worker takes one request at a time).
     defaults_requested: RwSignal<bool>,
@@ -94,6 +104,8 @@ impl AppState {
             last_run_id: RwSignal::new(None),
             scored: RwSignal::new(None),
             bench_result: RwSignal::new(None),
+            replayed: RwSignal::new(None),
+            drift_result: RwSignal::new(None),
             defaults_requested: RwSignal::new(false),
             bridge: StoredValue::new_local(None),
             queue: StoredValue::new_local(VecDeque::new()),
@@ -137,6 +149,8 @@ impl AppState {
             Some(Pending::Train { .. }) => "training".to_string(),
             Some(Pending::Bench) => "benchmarking".to_string(),
             Some(Pending::Score) => "scoring a month".to_string(),
+            Some(Pending::Replay) => "replaying a month".to_string(),
+            Some(Pending::Drift) => "comparing two files".to_string(),
             None => "idle".to_string(),
         };
         self.on_response(Response::Failed {
@@ -217,6 +231,38 @@ impl AppState {
         self.pending.set(Some(Pending::Bench));
         self.progress.set(Some(("Benchmarking batch scoring".to_string(), 0.0)));
         self.send(Request::BenchScore { train, month, repeat });
+    }
+
+    /// Fits the monitoring baseline on `reference` and replays `current` (Chapter 5).
+    pub fn replay(&self, reference: Vec<Source>, current: Vec<Source>, options: ReplayOptions) {
+        if self.is_busy() {
+            return;
+        }
+        self.error.set(None);
+        self.pending.set(Some(Pending::Replay));
+        self.progress.set(Some(("Sending both months to the worker".to_string(), 0.0)));
+        self.send(Request::Replay { reference, current, options });
+    }
+
+    /// A drift report between two whole files (Chapter 5).
+    pub fn drift(&self, reference: Vec<Source>, current: Vec<Source>, options: DriftOptions) {
+        if self.is_busy() {
+            return;
+        }
+        self.error.set(None);
+        self.pending.set(Some(Pending::Drift));
+        self.progress.set(Some(("Sending both files to the worker".to_string(), 0.0)));
+        self.send(Request::Drift { reference, current, options });
+    }
+
+    /// Times drift reports and a replay in the worker (`#/bench?drift_reference=…`).
+    pub fn bench_drift(&self, request: Request) {
+        if self.is_busy() {
+            return;
+        }
+        self.pending.set(Some(Pending::Bench));
+        self.progress.set(Some(("Benchmarking drift reports".to_string(), 0.0)));
+        self.send(request);
     }
 
     /// Loads the simulated months into whichever slots are empty.
@@ -339,6 +385,27 @@ impl AppState {
             }
             Response::Scored { batch, seconds } => {
                 self.scored.set(Some((Arc::from(batch), seconds)));
+                self.finish();
+            }
+            Response::Replayed(result) => {
+                self.replayed.set(Some(Arc::from(result)));
+                self.finish();
+            }
+            Response::DriftReported(result) => {
+                self.drift_result.set(Some(Arc::from(result)));
+                self.finish();
+            }
+            Response::DriftBench(report) => {
+                let json = serde_json::json!({
+                    "runner": "wasm (release, Web Worker, headless Chromium)",
+                    "report_seconds": report.report_seconds,
+                    "report_median_seconds": report.report_median_seconds,
+                    "columns": report.columns,
+                    "replay_seconds": report.replay_seconds,
+                    "replay_median_seconds": report.replay_median_seconds,
+                    "replay_days": report.replay_days,
+                });
+                self.bench_result.set(Some(json.to_string()));
                 self.finish();
             }
             Response::ScoreBench(report) => {

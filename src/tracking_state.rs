@@ -114,7 +114,11 @@ impl Tracking {
     fn on_change(&self, change: StoreChange) {
         // The service's prediction log shares the store but nothing here shows it; the
         // service answers it writes would otherwise re-read every open run page.
-        if change.tables.iter().all(|t| *t == Table::PredictionLog) {
+        if change
+            .tables
+            .iter()
+            .all(|t| matches!(t, Table::PredictionLog | Table::MonitoringMetrics | Table::AlertLog))
+        {
             return;
         }
         let tracking = *self;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
+use mlops_core::monitoring::jobs::{run_drift, run_drift_bench, run_replay};
 use mlops_core::protocol::{
     dataset_view, load_sources, run_bench, run_score_bench, stage_label, Request, Response, Slot,
 };
@@ -81,6 +82,46 @@ impl Worker for TrainerWorker {
                         self.tables.insert(slot, table);
                         Response::Loaded(Box::new(view))
                     }
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::Replay { reference, current, options } => {
+                let mut last_sent = 0.0;
+                let mut progress = |stage: &str, fraction: f64| {
+                    let now = now_seconds();
+                    if now - last_sent > 0.05 || fraction >= 1.0 {
+                        last_sent = now;
+                        scope.respond(id, Response::Progress { stage: stage.to_string(), fraction });
+                    }
+                };
+                match run_replay(&reference, &current, &options, &now_seconds, &mut progress) {
+                    Ok(result) => Response::Replayed(Box::new(result)),
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::Drift { reference, current, options } => {
+                scope.respond(
+                    id,
+                    Response::Progress {
+                        stage: "Decoding both files and comparing every column".into(),
+                        fraction: 0.0,
+                    },
+                );
+                match run_drift(&reference, &current, &options, &now_seconds) {
+                    Ok(result) => Response::DriftReported(Box::new(result)),
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::BenchDrift { reference, current, replay_reference, replay_current, repeat } => {
+                match run_drift_bench(
+                    &reference,
+                    &current,
+                    &replay_reference,
+                    &replay_current,
+                    repeat,
+                    &now_seconds,
+                ) {
+                    Ok(report) => Response::DriftBench(report),
                     Err(message) => Response::Failed { message },
                 }
             }

@@ -26,6 +26,7 @@ const DATA_VERSION_KEY: &str = "data_version";
 /// group index. Version 1 (foundation): `runs`, `artifacts` holding JSON text.
 /// Version 2: MLflow's model — experiments, metric histories, models, a meta store, and
 /// the group index on runs and artifacts. Version 3: the service's prediction log.
+/// Version 4: the monitoring chapter's daily metrics and alert log.
 pub const MIGRATIONS: &[&[(&str, bool)]] = &[
     &[("runs", false), ("artifacts", false)],
     &[
@@ -37,6 +38,7 @@ pub const MIGRATIONS: &[&[(&str, bool)]] = &[
         (META, false),
     ],
     &[("prediction_log", true)],
+    &[("monitoring_metrics", true), ("alert_log", true)],
 ];
 
 pub struct IdbKv {

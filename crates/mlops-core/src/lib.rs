@@ -24,9 +24,11 @@
 //! ```
 
 pub mod data;
+pub mod drift;
 pub mod features;
 pub mod metrics;
 pub mod models;
+pub mod monitoring;
 pub mod protocol;
 pub mod serving;
 pub mod simulate;

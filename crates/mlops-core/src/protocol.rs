@@ -64,6 +64,16 @@ pub enum Request {
     /// The batch-scoring benchmark: fit on `train` once, then decode and score `month`
     /// `repeat` times (see `bench/`).
     BenchScore { train: Vec<u8>, month: Vec<u8>, repeat: u32 },
+    /// Chapter 5: fit the monitoring baseline on `reference`, replay every day of `current`.
+    Replay {
+        reference: Vec<Source>,
+        current: Vec<Source>,
+        options: crate::monitoring::replay::ReplayOptions,
+    },
+    /// A drift report between two whole files, every column.
+    Drift { reference: Vec<Source>, current: Vec<Source>, options: crate::drift::DriftOptions },
+    /// The drift benchmark (see `bench/`): a full report `repeat` times, and a replay.
+    BenchDrift { reference: Vec<u8>, current: Vec<u8>, replay_reference: Vec<u8>, replay_current: Vec<u8>, repeat: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +91,9 @@ pub enum Response {
         batch: Box<crate::serving::batch::ScoredBatch>,
         seconds: f64,
     },
+    Replayed(Box<crate::monitoring::jobs::ReplayResult>),
+    DriftReported(Box<crate::monitoring::jobs::DriftResult>),
+    DriftBench(crate::monitoring::jobs::DriftBenchReport),
     Failed {
         message: String,
     },

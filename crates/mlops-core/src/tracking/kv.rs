@@ -27,16 +27,24 @@ pub enum Table {
     /// Key: zero-padded timestamp + a random suffix (so keys sort by time); group: the
     /// model version. Value: [`crate::serving::log::PredictionLogEntry`] JSON.
     PredictionLog,
+    /// Key: `<replay id>/<day index, zero-padded>`; group: the replay id. Value:
+    /// [`crate::monitoring::store::MetricsRow`] JSON (the course's `dummy_metrics` table).
+    MonitoringMetrics,
+    /// Key: zero-padded fire time + rule id; group: the replay id. Value:
+    /// [`crate::monitoring::alerts::AlertEvent`] JSON.
+    AlertLog,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 8] = [
         Table::Experiments,
         Table::Runs,
         Table::MetricHistory,
         Table::Artifacts,
         Table::Models,
         Table::PredictionLog,
+        Table::MonitoringMetrics,
+        Table::AlertLog,
     ];
 
     /// The IndexedDB object store name.
@@ -48,6 +56,8 @@ impl Table {
             Table::Artifacts => "artifacts",
             Table::Models => "models",
             Table::PredictionLog => "prediction_log",
+            Table::MonitoringMetrics => "monitoring_metrics",
+            Table::AlertLog => "alert_log",
         }
     }
 }
