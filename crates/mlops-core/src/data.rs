@@ -232,7 +232,7 @@ fn check_envelope(bytes: &Bytes) -> Result<(), DataError> {
     Ok(())
 }
 
-fn open(bytes: Bytes) -> Result<ParquetRecordBatchReaderBuilder<Bytes>, DataError> {
+pub(crate) fn open(bytes: Bytes) -> Result<ParquetRecordBatchReaderBuilder<Bytes>, DataError> {
     check_envelope(&bytes)?;
     let len = bytes.len();
     ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| {
@@ -358,7 +358,7 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
 
 /// parquet 60 asserts (panics, which aborts in wasm) when a column chunk's offset or size
 /// in the footer is negative (apache/arrow-rs#6255), so a damaged footer is refused here.
-fn check_column_ranges(metadata: &ParquetMetaData) -> Result<(), DataError> {
+pub(crate) fn check_column_ranges(metadata: &ParquetMetaData) -> Result<(), DataError> {
     for column in metadata.row_groups().iter().flat_map(|rg| rg.columns()) {
         let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
         if start < 0 || column.compressed_size() < 0 {
@@ -425,7 +425,7 @@ fn check_type(field: Field, name: &str, data_type: &DataType) -> Result<(), Data
 }
 
 /// Reads any numeric arrow array as optional f64 values.
-fn numeric_values(array: &ArrayRef) -> Option<Vec<Option<f64>>> {
+pub(crate) fn numeric_values(array: &ArrayRef) -> Option<Vec<Option<f64>>> {
     macro_rules! read {
         ($t:ty) => {
             array.as_primitive::<$t>().iter().map(|v| v.map(|x| x as f64)).collect()

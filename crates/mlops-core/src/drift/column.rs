@@ -64,10 +64,10 @@ impl Values {
     /// The values without missing ones, for the tests.
     pub fn clean(&self) -> Clean {
         match self {
-            Values::Numbers(v) => Clean::Numbers(v.iter().flatten().copied().filter(|x| x.is_finite()).collect()),
-            Values::Text(v) => {
-                Clean::Text(v.iter().flatten().filter(|s| !s.is_empty()).cloned().collect())
+            Values::Numbers(v) => {
+                Clean::Numbers(v.iter().flatten().copied().filter(|x| x.is_finite()).collect())
             }
+            Values::Text(v) => Clean::Text(v.iter().flatten().filter(|s| !s.is_empty()).cloned().collect()),
         }
     }
 
@@ -99,7 +99,9 @@ impl Column {
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum FrameError {
-    #[error("column `{name}` has {found} rows but the table has {expected}; every column needs one value per row")]
+    #[error(
+        "column `{name}` has {found} rows but the table has {expected}; every column needs one value per row"
+    )]
     RaggedColumn { name: String, expected: usize, found: usize },
     #[error("column `{0}` appears twice")]
     DuplicateColumn(String),
@@ -140,16 +142,6 @@ impl Frame {
 
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
-    }
-
-    /// Missing cells over all cells (0 for an empty table).
-    pub fn missing_share(&self) -> f64 {
-        let cells = self.rows * self.columns.len();
-        if cells == 0 {
-            return 0.0;
-        }
-        let missing: usize = self.columns.iter().map(|c| c.values.missing_count()).sum();
-        missing as f64 / cells as f64
     }
 
     /// The rows in `rows` (ascending indices), every column kept.
@@ -284,12 +276,7 @@ mod tests {
         assert_eq!(numbers.missing_count(), 3);
         let text = Values::Text(vec![Some("a".into()), Some(String::new()), None]);
         assert_eq!(text.missing_count(), 2);
-        let frame = Frame::new(vec![
-            Column { name: "n".into(), values: Values::Numbers(vec![Some(1.0), None, Some(2.0)]) },
-            Column { name: "t".into(), values: text },
-        ])
-        .expect("same length");
-        assert!((frame.missing_share() - 3.0 / 6.0).abs() < 1e-15);
+        assert_eq!(text.clean(), Clean::Text(vec!["a".into()]));
     }
 
     #[test]

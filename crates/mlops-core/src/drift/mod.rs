@@ -7,11 +7,12 @@
 //!   regression quality.
 
 pub mod column;
+pub mod load;
 pub mod report;
 pub mod stats;
 
 pub use column::{Column, ColumnType, Frame, Values};
 pub use report::{
-    drift_report, ColumnDrift, ColumnOutcome, ColumnOverride, ColumnSpec, DatasetDrift, DriftOptions, DriftReport,
-    Reference, StatTest,
+    drift_report, ColumnDrift, ColumnOutcome, ColumnOverride, ColumnSpec, DatasetDrift, DriftOptions,
+    DriftReport, Reference, StatTest,
 };
