@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use bytes::Bytes;
+use parquet::arrow::ProjectionMask;
 
 use super::column::{Column, Frame, Values};
 use super::report::ColumnSpec;
@@ -109,7 +110,13 @@ pub fn frame_from_parquet(bytes: Bytes) -> Result<(Frame, Vec<ColumnSpec>), Data
             _ => Column::text(name, Vec::new()),
         })
         .collect();
-    let reader = builder.with_batch_size(65_536).build().map_err(|e| DataError::Corrupt(e.to_string()))?;
+    // Only the comparable columns are decompressed.
+    let mask = ProjectionMask::roots(builder.parquet_schema(), picked.iter().map(|(i, _, _)| *i));
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| DataError::Corrupt(e.to_string()))?;
     for batch in reader {
         let batch = batch.map_err(|e| {
             let text = e.to_string();
@@ -119,8 +126,9 @@ pub fn frame_from_parquet(bytes: Bytes) -> Result<(Frame, Vec<ColumnSpec>), Data
                 DataError::Corrupt(text)
             }
         })?;
-        for ((index, name, _), column) in picked.iter().zip(columns.iter_mut()) {
-            let array = batch.column(*index);
+        // The projected batch holds the picked columns in schema order.
+        for (position, ((_, name, _), column)) in picked.iter().zip(columns.iter_mut()).enumerate() {
+            let array = batch.column(position);
             let expected = column.values.kind();
             let wrong = || DataError::WrongType {
                 column: name.clone(),

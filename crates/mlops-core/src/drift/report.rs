@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::HashMap;
-
-use super::column::{Category, Clean, ColumnType, Frame, Values};
+use super::column::{counts_of_sorted, text_counts, Category, Clean, ColumnType, Frame, Values};
 use super::stats;
 use crate::summary::quantile;
 
@@ -285,27 +283,71 @@ struct ReferenceColumn {
     stats: ColumnStats,
 }
 
+/// Category counts sorted by category, so two samples align by merging.
+type Counts = Vec<(Category, usize)>;
+
+fn count_of(counts: &Counts, key: &Category) -> usize {
+    counts.binary_search_by(|(k, _)| k.cmp(key)).map_or(0, |i| counts[i].1)
+}
+
+/// The union of two samples' categories, in order, with each sample's count.
+fn merged<'a>(a: &'a Counts, b: &'a Counts) -> Vec<(&'a Category, usize, usize)> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some((ka, na)), Some((kb, nb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    out.push((ka, *na, 0));
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push((kb, 0, *nb));
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    out.push((ka, *na, *nb));
+                    i += 1;
+                    j += 1;
+                }
+            },
+            (Some((ka, na)), None) => {
+                out.push((ka, *na, 0));
+                i += 1;
+            }
+            (None, Some((kb, nb))) => {
+                out.push((kb, 0, *nb));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone)]
 struct Prepared {
     is_text: bool,
     /// Present numbers, ascending (empty for text).
     sorted: Vec<f64>,
-    counts: HashMap<Category, usize>,
+    counts: Counts,
     len: usize,
     std: f64,
 }
 
 impl Prepared {
     fn new(clean: Clean) -> Self {
-        let counts = clean.value_counts();
         let len = clean.len();
         match clean {
             Clean::Numbers(mut numbers) => {
-                numbers.sort_by(f64::total_cmp);
+                numbers.sort_unstable_by(f64::total_cmp);
                 let std = stats::population_std(&numbers);
+                let counts = counts_of_sorted(&numbers);
                 Prepared { is_text: false, sorted: numbers, counts, len, std }
             }
-            Clean::Text(_) => Prepared { is_text: true, sorted: Vec::new(), counts, len, std: f64::NAN },
+            Clean::Text(text) => {
+                Prepared { is_text: true, sorted: Vec::new(), counts: text_counts(&text), len, std: f64::NAN }
+            }
         }
     }
 }
@@ -357,10 +399,10 @@ impl Reference {
     pub fn new(reference: &Frame, columns: &[ColumnSpec]) -> Self {
         let columns: Vec<ReferenceColumn> = columns
             .iter()
-            .map(|spec| ReferenceColumn {
-                spec: spec.clone(),
-                prepared: prepare(reference, spec, "reference"),
-                stats: column_stats(reference, &spec.name, None),
+            .map(|spec| {
+                let prepared = prepare(reference, spec, "reference");
+                let stats = column_stats(reference, &spec.name, prepared.as_ref().ok(), None);
+                ReferenceColumn { spec: spec.clone(), prepared, stats }
             })
             .collect();
         Self { rows: reference.n_rows(), missing_share: missing_share(reference, &columns), columns }
@@ -383,7 +425,9 @@ impl Reference {
             let override_ = options.overrides.get(&reference.spec.name).copied().unwrap_or_default();
             columns.push(compare_column(reference, current_prepared.as_ref(), override_));
             let known = reference.prepared.as_ref().ok().map(|p| &p.counts);
-            stats.push((reference.stats.clone(), column_stats(current, &reference.spec.name, known)));
+            let current_stats =
+                column_stats(current, &reference.spec.name, current_prepared.as_ref().ok(), known);
+            stats.push((reference.stats.clone(), current_stats));
         }
         let n_columns = columns.len();
         let n_drifted = columns.iter().filter(|c| c.drifted()).count();
@@ -481,16 +525,12 @@ fn compare_column(
 
 /// Distinct values over both samples (pandas' `nunique` of the concatenation).
 fn distinct_values(reference: &Prepared, current: &Prepared) -> usize {
-    reference.counts.len() + current.counts.keys().filter(|k| !reference.counts.contains_key(*k)).count()
+    merged(&reference.counts, &current.counts).len()
 }
 
 /// The union of categories, each sample's counts over it.
 fn aligned_counts(reference: &Prepared, current: &Prepared) -> (Vec<f64>, Vec<f64>) {
-    let mut keys: Vec<&Category> = reference.counts.keys().collect();
-    keys.extend(current.counts.keys().filter(|k| !reference.counts.contains_key(*k)));
-    keys.sort();
-    let count = |p: &Prepared, k: &Category| p.counts.get(k).copied().unwrap_or(0) as f64;
-    (keys.iter().map(|k| count(reference, k)).collect(), keys.iter().map(|k| count(current, k)).collect())
+    merged(&reference.counts, &current.counts).into_iter().map(|(_, r, c)| (r as f64, c as f64)).unzip()
 }
 
 /// Evidently's `get_binned_data`: Sturges histograms for numbers with more than 20
@@ -540,15 +580,15 @@ fn score(test: StatTest, column_type: ColumnType, reference: &Prepared, current:
         StatTest::Z => {
             if reference.counts.len() == 1
                 && current.counts.len() == 1
-                && reference.counts.keys().eq(current.counts.keys())
+                && reference.counts[0].0 == current.counts[0].0
             {
                 return 1.0;
             }
-            let mut keys: Vec<&Category> = reference.counts.keys().chain(current.counts.keys()).collect();
-            keys.sort();
-            let Some(first) = keys.first() else { return f64::NAN };
+            let Some((first, _, _)) = merged(&reference.counts, &current.counts).into_iter().next() else {
+                return f64::NAN;
+            };
             // Evidently counts the values that are *not* the smallest category.
-            let hits = |p: &Prepared| (p.len - p.counts.get(*first).copied().unwrap_or(0)) as f64;
+            let hits = |p: &Prepared| (p.len - count_of(&p.counts, first)) as f64;
             stats::z_test_p_value(hits(reference), reference.len as f64, hits(current), current.len as f64)
         }
         StatTest::JensenShannon => {
@@ -567,8 +607,7 @@ fn score(test: StatTest, column_type: ColumnType, reference: &Prepared, current:
 /// common categories plus "other" for categories.
 fn distribution(column_type: ColumnType, reference: &Prepared, current: &Prepared) -> Distribution {
     if column_type == ColumnType::Numerical && !reference.is_text {
-        let mut both: Vec<f64> = reference.sorted.iter().chain(current.sorted.iter()).copied().collect();
-        both.sort_by(f64::total_cmp);
+        let both = merge_sorted(&reference.sorted, &current.sorted);
         let (low, high) = (quantile(&both, 0.005), quantile(&both, 0.995));
         let bins = 12;
         let width = if high > low { (high - low) / bins as f64 } else { 1.0 };
@@ -589,16 +628,11 @@ fn distribution(column_type: ColumnType, reference: &Prepared, current: &Prepare
             current: shares(&current.sorted),
         };
     }
-    let mut totals: Vec<(&Category, usize)> = reference.counts.iter().map(|(k, &n)| (k, n)).collect();
-    for (k, &n) in &current.counts {
-        match totals.iter_mut().find(|(key, _)| *key == k) {
-            Some(entry) => entry.1 += n,
-            None => totals.push((k, n)),
-        }
-    }
+    let mut totals: Vec<(&Category, usize)> =
+        merged(&reference.counts, &current.counts).into_iter().map(|(k, r, c)| (k, r + c)).collect();
     totals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let top: Vec<&Category> = totals.iter().take(10).map(|(k, _)| *k).collect();
-    let share = |p: &Prepared, k: &Category| p.counts.get(k).copied().unwrap_or(0) as f64 / p.len as f64;
+    let share = |p: &Prepared, k: &Category| count_of(&p.counts, k) as f64 / p.len as f64;
     let mut labels: Vec<String> = top.iter().map(|k| k.to_string()).collect();
     let mut reference_shares: Vec<f64> = top.iter().map(|k| share(reference, k)).collect();
     let mut current_shares: Vec<f64> = top.iter().map(|k| share(current, k)).collect();
@@ -610,6 +644,24 @@ fn distribution(column_type: ColumnType, reference: &Prepared, current: &Prepare
     Distribution { labels, reference: reference_shares, current: current_shares }
 }
 
+/// Two ascending samples as one ascending sample.
+fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
 fn short(value: f64) -> String {
     let rounded = (value * 100.0).round() / 100.0;
     format!("{rounded}")
@@ -619,7 +671,13 @@ fn short(value: f64) -> String {
 const MAX_NEW_CATEGORIES: usize = 20;
 
 /// A column's data quality. `known` (the reference's categories) finds new categories.
-fn column_stats(frame: &Frame, name: &str, known: Option<&HashMap<Category, usize>>) -> ColumnStats {
+/// `prepared` is the column's cleaned values when the comparison already has them.
+fn column_stats(
+    frame: &Frame,
+    name: &str,
+    prepared: Option<&Prepared>,
+    known: Option<&Counts>,
+) -> ColumnStats {
     let Some(column) = frame.column(name) else {
         return ColumnStats {
             name: name.to_string(),
@@ -639,17 +697,21 @@ fn column_stats(frame: &Frame, name: &str, known: Option<&HashMap<Category, usiz
     };
     let rows = column.values.len();
     let missing = column.values.missing_count();
-    let clean = column.values.clean();
-    let counts = clean.value_counts();
-    let mut new: Vec<&Category> = match known {
-        Some(known) => counts.keys().filter(|k| !known.contains_key(*k)).collect(),
+    let own;
+    let prepared = match prepared {
+        Some(p) => p,
+        None => {
+            own = Prepared::new(column.values.clean());
+            &own
+        }
+    };
+    let counts = &prepared.counts;
+    let new: Vec<&Category> = match known {
+        Some(known) => counts.iter().map(|(k, _)| k).filter(|k| count_of(known, k) == 0).collect(),
         None => Vec::new(),
     };
-    new.sort();
-    let (mean, min, q25, median, q75, max) = match &clean {
-        Clean::Numbers(numbers) if !numbers.is_empty() => {
-            let mut sorted = numbers.clone();
-            sorted.sort_by(f64::total_cmp);
+    let (mean, min, q25, median, q75, max) = match &prepared.sorted {
+        sorted if !sorted.is_empty() => {
             let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
             (
                 mean,
