@@ -716,9 +716,9 @@ fn column_stats(
             (
                 mean,
                 sorted[0],
-                quantile(&sorted, 0.25),
-                quantile(&sorted, 0.5),
-                quantile(&sorted, 0.75),
+                quantile(sorted, 0.25),
+                quantile(sorted, 0.5),
+                quantile(sorted, 0.75),
                 sorted[sorted.len() - 1],
             )
         }
