@@ -65,15 +65,17 @@ pub enum Request {
     /// `repeat` times (see `bench/`).
     BenchScore { train: Vec<u8>, month: Vec<u8>, repeat: u32 },
     /// Chapter 5: fit the monitoring baseline on `reference`, replay every day of `current`.
-    Replay {
-        reference: Vec<Source>,
-        current: Vec<Source>,
-        options: crate::monitoring::replay::ReplayOptions,
-    },
+    Replay { reference: Vec<Source>, current: Vec<Source>, options: crate::monitoring::replay::ReplayOptions },
     /// A drift report between two whole files, every column.
     Drift { reference: Vec<Source>, current: Vec<Source>, options: crate::drift::DriftOptions },
     /// The drift benchmark (see `bench/`): a full report `repeat` times, and a replay.
-    BenchDrift { reference: Vec<u8>, current: Vec<u8>, replay_reference: Vec<u8>, replay_current: Vec<u8>, repeat: u32 },
+    BenchDrift {
+        reference: Vec<u8>,
+        current: Vec<u8>,
+        replay_reference: Vec<u8>,
+        replay_current: Vec<u8>,
+        repeat: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,5 +326,40 @@ mod tests {
         let err = load_sources(&sources).expect_err("not parquet");
         assert!(err.starts_with("notes.csv: this is not a parquet file"), "{err}");
         assert!(load_sources(&[]).is_err());
+    }
+
+    /// Regression: `Injection` was an internally tagged enum, which bincode (the worker
+    /// bridge's codec) cannot decode, so a replay with an injection never started.
+    #[test]
+    fn monitoring_requests_survive_the_worker_codec() {
+        use crate::monitoring::inject::Injection;
+        use crate::monitoring::replay::ReplayOptions;
+        let mut options = ReplayOptions {
+            injections: vec![
+                Injection::MissingValues { from_day: 2, days: 3, column: "trip_distance".into(), share: 0.3 },
+                Injection::Slowdown { from_day: 8, days: 7, speed_factor: 0.6 },
+                Injection::RenameColumn {
+                    from_day: 20,
+                    days: 1,
+                    column: "trip_distance".into(),
+                    new_name: "d".into(),
+                },
+                Injection::RetypeColumn { from_day: 21, days: 1, column: "fare_amount".into() },
+                Injection::ZonePopularity { from_day: 15, days: 7, zone: 132, share: 0.4 },
+            ],
+            ..ReplayOptions::default()
+        };
+        options.drift.overrides.insert(
+            "trip_distance".into(),
+            crate::drift::ColumnOverride { test: Some(crate::drift::StatTest::Ks), threshold: Some(0.01) },
+        );
+        let request = Request::Replay {
+            reference: vec![Source::Simulated(CityParams::default())],
+            current: vec![Source::File { name: "feb.parquet".into(), bytes: vec![1, 2, 3] }],
+            options,
+        };
+        let bytes = bincode::serialize(&request).expect("encodes");
+        let back: Request = bincode::deserialize(&bytes).expect("decodes");
+        assert_eq!(back, request);
     }
 }

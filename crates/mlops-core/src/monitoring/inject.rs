@@ -8,8 +8,11 @@ use super::baseline::{MonthFrame, CATEGORICAL, NUMERIC, PREDICTION, TRUTH};
 use super::MonitorError;
 use crate::drift::{Column, Frame, Values};
 
+/// Externally tagged (serde's default), not `#[serde(tag = …)]`: the worker's messages
+/// are bincode, which cannot read internally tagged enums (a replay with an injection
+/// then never reached the worker).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Injection {
     /// A snow week: trips take `1 / speed_factor` times as long (the simulated city's
     /// `speed_factor`), so durations (the truth) grow while the inputs barely move.
