@@ -3,6 +3,7 @@
 # validation RMSE, timed natively, in the release wasm (headless Chromium, in the worker)
 # and in Python (pandas + scikit-learn), on this machine, in one run. Prints medians and
 # ratios, the wasm sizes, navigation-to-interactive and worker memory.
+# Then Chapter 5: a full drift report and a 28-day replay against Evidently 0.7.
 # Run through `./lab bench` (which builds dist/ first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,11 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" 
 
 echo "== python"
 VENV=target/bench-venv
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
+# (Re)installed whenever bench/requirements.txt changes (a copy is kept in the venv).
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements.txt "$VENV/requirements.txt"; then
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q -r bench/requirements.txt
+    cp bench/requirements.txt "$VENV/requirements.txt"
 fi
 "$VENV/bin/python" bench/chapter1.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$REPEAT" | tee "$OUT/python.json"
 
@@ -62,4 +65,68 @@ py = score["python"]["median_seconds"]
 print(f"{'scoring':<10} {'median s':>9} {'rows/s':>10} {'ratio to Python':>16}")
 for name, r in score.items():
     print(f"{name:<10} {r['median_seconds']:>9.3f} {r['rows_per_second']:>10.0f} {r['median_seconds'] / py:>16.3f}")
+PY
+
+echo
+echo "== drift (Chapter 5): full report ${TRAIN%.parquet} → ${VAL%.parquet} (all columns) and a 28-day replay"
+REPLAY_REFERENCE=green_tripdata_2022-01.parquet
+REPLAY_CURRENT=green_tripdata_2022-02.parquet
+if [ ! -f "$DATA/$REPLAY_REFERENCE" ] || [ ! -f "$DATA/$REPLAY_CURRENT" ]; then
+    echo "SKIPPED the drift comparison: $DATA/$REPLAY_REFERENCE and $REPLAY_CURRENT are needed (set MLOPS_DATA to their folder)"; exit 0
+fi
+cargo run -q --release -p mlops-core --example bench_drift -- \
+    "$DATA/$TRAIN" "$DATA/$VAL" "$DATA/$REPLAY_REFERENCE" "$DATA/$REPLAY_CURRENT" "$REPEAT" >"$OUT/drift-native.json"
+BENCH_MODE=drift CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- \
+    "$DATA" "$TRAIN" "$VAL" "$REPEAT" "$REPLAY_REFERENCE" "$REPLAY_CURRENT" | tee "$OUT/drift-wasm.json"
+"$VENV/bin/python" bench/drift.py "$DATA/$TRAIN" "$DATA/$VAL" "$DATA/$REPLAY_REFERENCE" "$DATA/$REPLAY_CURRENT" \
+    --repeat "$REPEAT" >"$OUT/drift-python.json"
+
+python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+load = lambda name: json.load(open(os.path.join(out, "drift-" + name + ".json")))
+runs = {name: load(name) for name in ("native", "wasm", "python")}
+evidently = runs["python"]
+print(f"{'drift':<10} {'report s':>9} {'/ Evidently':>12} {'replay s':>9} {'/ Evidently':>12}")
+for name, r in runs.items():
+    report, replay = r["report_median_seconds"], r["replay_median_seconds"]
+    print(f"{name:<10} {report:>9.3f} {report / evidently['report_median_seconds']:>12.3f}"
+          f" {replay:>9.3f} {replay / evidently['replay_median_seconds']:>12.3f}")
+print(f"goal: wasm/Evidently <= 0.05 for the full report; medians of {len(evidently['report_seconds'])} runs")
+print(f"python: {evidently['runner']}")
+print(f"columns compared: ours {runs['native']['columns']} (wasm {runs['wasm']['columns']}), Evidently {evidently['columns']};"
+      f" drifted: ours {runs['native']['drifted_columns']}, Evidently {evidently['drifted_columns']};"
+      f" replay days: ours {runs['native']['replay_days']}, Evidently {evidently['replay_days']}")
+
+# Our per-column tests and scores against Evidently's (native run; wasm runs the same code).
+TESTS = {"ks": "K-S p_value", "chi_square": "chi-square p_value", "z": "Z-test p_value",
+         "wasserstein": "Wasserstein distance (normed)", "jensen_shannon": "Jensen-Shannon distance", "psi": "PSI"}
+
+def differences(where, ours, theirs):
+    found = []
+    for name in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(name), theirs.get(name)
+        if a is None or b is None or "skipped" in a:
+            found.append(f"{where} {name}: ours {a}, Evidently {b}")
+        elif TESTS.get(a["test"], a["test"]) != b["test"] or abs(a["score"] - b["score"]) > 1e-6 or a["drifted"] != b["drifted"]:
+            found.append(f"{where} {name}: ours {TESTS.get(a['test'], a['test'])} {a['score']:.9g}"
+                         f" (drifted {a['drifted']}), Evidently {b['test']} {b['score']:.9g} (drifted {b['drifted']})")
+    return found
+
+found = differences("report", runs["native"]["column_scores"], evidently["column_scores"])
+ours_days = {d["date"]: d for d in runs["native"]["replay"]}
+for theirs in evidently["replay"]:
+    ours = ours_days.get(theirs["date"])
+    if ours is None:
+        found.append(f"replay {theirs['date']}: missing from ours")
+        continue
+    found += differences(f"replay {theirs['date']}", ours["column_scores"], theirs["column_scores"])
+    for key in ("rows", "columns", "drifted_columns", "share_missing"):
+        if abs((ours[key] or 0) - theirs[key]) > 1e-9:
+            found.append(f"replay {theirs['date']} {key}: ours {ours[key]}, Evidently {theirs[key]}")
+print(f"scores differing from Evidently's by > 1e-6 (or another test/verdict): {len(found)}")
+for line in found[:40]:
+    print("  " + line)
+if len(found) > 40:
+    print(f"  … and {len(found) - 40} more (bench/results/drift-*.json)")
 PY

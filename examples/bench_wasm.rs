@@ -1,8 +1,11 @@
 //! The wasm half of the Chapter 1 benchmark (or, with `BENCH_MODE=score`, of Chapter 4's
-//! batch scoring): serves the release `dist/` and the data on loopback, opens `#/bench`
-//! in headless Chromium and prints the JSON the page reports.
+//! batch scoring; with `BENCH_MODE=drift`, of Chapter 5's drift report and replay): serves
+//! the release `dist/` and the data on loopback, opens `#/bench` in headless Chromium and
+//! prints the JSON the page reports.
 //!
 //! `cargo run --release --example bench_wasm -- DATA_DIR TRAIN_FILE VAL_FILE [REPEAT]`
+//! `BENCH_MODE=drift cargo run --release --example bench_wasm -- DATA_DIR REFERENCE CURRENT
+//! REPEAT REPLAY_REFERENCE REPLAY_CURRENT` (files in DATA_DIR)
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
@@ -22,19 +25,28 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     };
     let repeat = rest.first().cloned().unwrap_or_else(|| "7".to_string());
+    // BENCH_MODE=score times Chapter 4's batch scoring instead of Chapter 1's pipeline;
+    // BENCH_MODE=drift a full drift report of TRAIN against VAL, and a replay.
+    let query = match std::env::var("BENCH_MODE").as_deref() {
+        Ok("drift") => {
+            let [_, replay_reference, replay_current, ..] = rest else {
+                eprintln!(
+                    "usage: BENCH_MODE=drift bench_wasm DATA_DIR REFERENCE CURRENT REPEAT REPLAY_REFERENCE REPLAY_CURRENT"
+                );
+                return std::process::ExitCode::from(2);
+            };
+            format!(
+                "drift_reference=../data/{train}&drift_current=../data/{val}\
+                 &replay_reference=../data/{replay_reference}&replay_current=../data/{replay_current}"
+            )
+        }
+        Ok("score") => format!("score_train=../data/{train}&score_month=../data/{val}"),
+        _ => format!("train=../data/{train}&val=../data/{val}"),
+    };
     let data_dir = PathBuf::from(data_dir).canonicalize().unwrap_or_else(|_| PathBuf::from(data_dir));
     let site = support::start_site(Some(&data_dir)).await;
     let client = support::browser(&site).await;
-    // BENCH_MODE=score times Chapter 4's batch scoring instead of Chapter 1's pipeline.
-    let url = match std::env::var("BENCH_MODE").as_deref() {
-        Ok("score") => {
-            format!(
-                "{}#/bench?score_train=../data/{train}&score_month=../data/{val}&repeat={repeat}",
-                site.base
-            )
-        }
-        _ => format!("{}#/bench?train=../data/{train}&val=../data/{val}&repeat={repeat}", site.base),
-    };
+    let url = format!("{}#/bench?{query}&repeat={repeat}", site.base);
     if let Err(e) = client.goto(&url).await {
         eprintln!("error: could not open {url}: {e}");
         return std::process::ExitCode::from(1);

@@ -2,6 +2,7 @@
 //! `mlops-core`; heavy work runs in [`worker::TrainerWorker`].
 
 pub mod components;
+pub mod monitoring_state;
 pub mod pages;
 pub mod remote;
 pub mod routes;
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     provide_context(state.tracking);
     provide_context(serving_state::Serving::new(state.tracking));
+    provide_context(monitoring_state::Monitoring::new(state));
     sw_bridge::start(serving_state::Serving::use_context());
     let route = use_route();
     view! {
@@ -98,6 +100,7 @@ pub fn App() -> impl IntoView {
                 Route::Chapter5 => pages::chapter5::Chapter5Page().into_any(),
                 Route::Monitoring => pages::monitoring::MonitoringPage().into_any(),
                 Route::MonitoringDay(day) => view! { <pages::monitoring_day::MonitoringDayPage day/> }.into_any(),
+                Route::DriftCompare => pages::drift_compare::DriftComparePage().into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {

@@ -35,6 +35,8 @@ pub enum Route {
     Monitoring,
     /// One replayed day's Evidently-style report, by day index.
     MonitoringDay(u32),
+    /// A drift report between two whole files.
+    DriftCompare,
     /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
     Bench,
     /// A chapter whose issue has not landed yet.
@@ -73,6 +75,7 @@ impl Route {
             Route::Chapter5 => "#/chapter-5".to_string(),
             Route::Monitoring => "#/monitoring".to_string(),
             Route::MonitoringDay(day) => format!("#/monitoring/day/{day}"),
+            Route::DriftCompare => "#/monitoring/compare".to_string(),
             Route::Bench => "#/bench".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
@@ -103,6 +106,7 @@ impl Route {
             "stream" => Route::Stream,
             "chapter-5" => Route::Chapter5,
             "monitoring" => Route::Monitoring,
+            "monitoring/compare" => Route::DriftCompare,
             other => {
                 if let Some(day) = other.strip_prefix("monitoring/day/").and_then(|d| d.parse::<u32>().ok()) {
                     return Route::MonitoringDay(day);
@@ -177,6 +181,7 @@ mod tests {
             Route::Chapter5,
             Route::Monitoring,
             Route::MonitoringDay(27),
+            Route::DriftCompare,
         ];
         for route in routes {
             assert_eq!(Route::from_hash(&route.path()), route);

@@ -18,7 +18,8 @@ pub fn default_source(slot: Slot) -> Source {
     Source::Simulated(CityParams { month: if slot == Slot::Train { 1 } else { 2 }, ..CityParams::default() })
 }
 
-async fn file_bytes(file: web_sys::File) -> Result<Source, String> {
+/// A file the learner picked, read into a source (the data panel and the compare page).
+pub async fn file_bytes(file: web_sys::File) -> Result<Source, String> {
     let name = file.name();
     let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
         .await

@@ -3,8 +3,10 @@
 pub mod chart;
 pub mod data_panel;
 pub mod download;
+pub mod drift_report;
 pub mod markdown;
 pub mod maturity;
+pub mod metric_series;
 pub mod model_picker;
 pub mod progress;
 pub mod run_charts;

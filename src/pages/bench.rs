@@ -1,10 +1,13 @@
 //! The wasm half of the benchmark: `#/bench?train=URL&val=URL&repeat=N` fetches two
 //! files, runs the Chapter 1 pipeline in the worker and prints JSON for `bench/run.sh`;
 //! `#/bench?tracking=N` times logging and searching N runs; `#/bench?score_train=URL&
-//! score_month=URL&repeat=N` times Chapter 4's batch scoring.
+//! score_month=URL&repeat=N` times Chapter 4's batch scoring; `#/bench?drift_reference=URL&
+//! drift_current=URL&replay_reference=URL&replay_current=URL&repeat=N` times Chapter 5's
+//! full drift report between two files and a month's replay.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use mlops_core::protocol::Request;
 use mlops_core::summary::median;
 
 use crate::components::data_panel::fetch_bytes;
@@ -32,6 +35,24 @@ pub fn BenchPage() -> impl IntoView {
             match (fetch_bytes(&train).await, fetch_bytes(&month).await) {
                 (Ok(train), Ok(month)) => state.bench_score(train, month, repeat),
                 (Err(e), _) | (_, Err(e)) => state.error.set(Some(e)),
+            }
+        });
+    }
+    let drift_urls = ["drift_reference", "drift_current", "replay_reference", "replay_current"].map(get);
+    if let [Some(reference), Some(current), Some(replay_reference), Some(replay_current)] = drift_urls {
+        spawn_local(async move {
+            let request = async {
+                Ok::<_, String>(Request::BenchDrift {
+                    reference: fetch_bytes(&reference).await?,
+                    current: fetch_bytes(&current).await?,
+                    replay_reference: fetch_bytes(&replay_reference).await?,
+                    replay_current: fetch_bytes(&replay_current).await?,
+                    repeat,
+                })
+            };
+            match request.await {
+                Ok(request) => state.bench_drift(request),
+                Err(e) => state.error.set(Some(e)),
             }
         });
     }

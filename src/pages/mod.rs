@@ -5,6 +5,7 @@ pub mod chapter2;
 pub mod chapter4;
 pub mod chapter5;
 pub mod compare;
+pub mod drift_compare;
 pub mod home;
 pub mod model;
 pub mod models;
