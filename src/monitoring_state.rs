@@ -79,9 +79,13 @@ pub enum MonthChoice {
 
 impl MonthChoice {
     /// The simulated city in the course's monitoring months: 2022-01 (reference) and
-    /// 2022-02 (current).
+    /// 2022-02 (current). Passenger counts are missing on 10% of trips, as in the real
+    /// February 2022 file (the 2021 default of 47% would fire the missing-values alert
+    /// every day and hide what an injection does).
     pub fn simulated(month: u32) -> Self {
-        MonthChoice::Simulated { params: CityParams { year: 2022, month, ..CityParams::default() } }
+        MonthChoice::Simulated {
+            params: CityParams { year: 2022, month, missing_passenger_share: 0.10, ..CityParams::default() },
+        }
     }
 
     pub fn label(&self) -> String {
