@@ -19,16 +19,6 @@ use plotters::prelude::*;
 use super::chart::{SvgImage, BLUE, ORANGE};
 use super::run_charts::format_number;
 
-/// Every test a learner can choose, in the order the override menu lists them.
-pub const ALL_TESTS: [StatTest; 6] = [
-    StatTest::Ks,
-    StatTest::ChiSquare,
-    StatTest::Z,
-    StatTest::Wasserstein,
-    StatTest::JensenShannon,
-    StatTest::Psi,
-];
-
 /// At most this many bars per chart; a column with more categories shows its largest.
 const MAX_BARS: usize = 24;
 const CHART_WIDTH: u32 = 340;
@@ -37,44 +27,9 @@ const FONT: &str = "sans-serif";
 
 // ----- the pure part -----
 
-/// The test's name as a report shows it.
-pub fn test_label(test: StatTest) -> &'static str {
-    match test {
-        StatTest::Ks => "K-S p-value",
-        StatTest::ChiSquare => "chi-square p-value",
-        StatTest::Z => "Z-test p-value",
-        StatTest::Wasserstein => "Wasserstein distance (normed)",
-        StatTest::JensenShannon => "Jensen–Shannon distance",
-        StatTest::Psi => "PSI",
-    }
-}
-
-/// The test's name in options and form values (its serde name: `ks`, `chi_square`, …).
-pub fn test_key(test: StatTest) -> &'static str {
-    match test {
-        StatTest::Ks => "ks",
-        StatTest::ChiSquare => "chi_square",
-        StatTest::Z => "z",
-        StatTest::Wasserstein => "wasserstein",
-        StatTest::JensenShannon => "jensen_shannon",
-        StatTest::Psi => "psi",
-    }
-}
-
-/// The test a [`test_key`] names.
-pub fn test_from_key(key: &str) -> Option<StatTest> {
-    ALL_TESTS.into_iter().find(|t| test_key(*t) == key.trim())
-}
-
-/// P-value tests call drift when the score is *below* the threshold; distances when it is
-/// at or above it.
-pub fn is_p_value(test: StatTest) -> bool {
-    matches!(test, StatTest::Ks | StatTest::ChiSquare | StatTest::Z)
-}
-
 /// When this test calls drift, in words: "drift if p < 0.05", "drift if ≥ 0.1".
 pub fn rule_text(test: StatTest, threshold: f64) -> String {
-    if is_p_value(test) {
+    if test.is_p_value() {
         format!("drift if p < {}", format_score(threshold))
     } else {
         format!("drift if ≥ {}", format_score(threshold))
@@ -140,7 +95,7 @@ fn severity(column: &ColumnDrift) -> f64 {
     match column.outcome {
         ColumnOutcome::Tested { test, score, threshold, .. } => {
             let ratio =
-                if is_p_value(test) { threshold / score.max(f64::MIN_POSITIVE) } else { score / threshold };
+                if test.is_p_value() { threshold / score.max(f64::MIN_POSITIVE) } else { score / threshold };
             if ratio.is_nan() {
                 0.0
             } else {
@@ -367,7 +322,7 @@ fn ColumnRow(column: ColumnDrift) -> impl IntoView {
     };
     let cells = match &column.outcome {
         ColumnOutcome::Tested { test, score, threshold, drifted } => view! {
-            <td>{test_label(*test)}</td>
+            <td>{test.display_name()}</td>
             <td class="num" data-testid="column-score">{format_score(*score)}</td>
             <td>{rule_text(*test, *threshold)}</td>
             <td class="verdict">{if *drifted { "Drift detected" } else { "No drift" }}</td>
@@ -504,21 +459,8 @@ mod tests {
     }
 
     fn tested(test: StatTest, score: f64, threshold: f64) -> ColumnOutcome {
-        let drifted = if is_p_value(test) { score < threshold } else { score >= threshold };
+        let drifted = if test.is_p_value() { score < threshold } else { score >= threshold };
         ColumnOutcome::Tested { test, score, threshold, drifted }
-    }
-
-    #[test]
-    fn every_test_has_a_label_and_a_key_that_reads_back() {
-        assert_eq!(test_label(StatTest::Ks), "K-S p-value");
-        assert_eq!(test_label(StatTest::Wasserstein), "Wasserstein distance (normed)");
-        assert_eq!(test_label(StatTest::JensenShannon), "Jensen–Shannon distance");
-        for test in ALL_TESTS {
-            assert_eq!(test_from_key(test_key(test)), Some(test));
-            // The key is the serde name, so a saved override reads the same way.
-            assert_eq!(serde_json::to_string(&test).expect("json"), format!("\"{}\"", test_key(test)));
-        }
-        assert_eq!(test_from_key("evidently"), None);
     }
 
     #[test]

@@ -8,15 +8,13 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mlops_core::drift::{ColumnOverride, DriftOptions};
+use mlops_core::drift::{ColumnOverride, DriftOptions, StatTest};
 use mlops_core::protocol::{Catalog, Source};
 use mlops_core::simulate::CityParams;
 use wasm_bindgen::JsCast;
 
 use crate::components::data_panel::{fetch_bytes, file_bytes};
-use crate::components::drift_report::{
-    is_p_value, test_from_key, test_key, test_label, DriftReportView, ALL_TESTS,
-};
+use crate::components::drift_report::DriftReportView;
 use crate::routes::Route;
 use crate::state::{AppState, Pending};
 
@@ -27,7 +25,7 @@ use crate::state::{AppState, Pending};
 pub struct OverrideRow {
     pub id: u32,
     pub column: String,
-    /// A [`test_key`], or empty.
+    /// A test's name (`StatTest::name`, Evidently's spelling), or empty.
     pub test: String,
     pub threshold: String,
 }
@@ -55,7 +53,7 @@ pub fn drift_options(drift_share: &str, rows: &[OverrideRow]) -> Result<DriftOpt
             None
         } else {
             Some(
-                test_from_key(test_text)
+                StatTest::parse(test_text)
                     .ok_or_else(|| format!("`{test_text}` is not a test this report knows."))?,
             )
         };
@@ -66,7 +64,7 @@ pub fn drift_options(drift_share: &str, rows: &[OverrideRow]) -> Result<DriftOpt
                 threshold_text.parse().ok().filter(|t: &f64| t.is_finite() && *t > 0.0).ok_or_else(|| {
                     format!("The threshold `{threshold_text}` for `{column}` must be a positive number.")
                 })?;
-            if test.is_some_and(is_p_value) && value >= 1.0 {
+            if test.is_some_and(StatTest::is_p_value) && value >= 1.0 {
                 return Err(format!(
                     "The threshold for `{column}` is a p-value cut-off, so it must be below 1 (0.05 is usual)."
                 ));
@@ -207,8 +205,8 @@ pub fn DriftComparePage() -> impl IntoView {
                                         <td><select data-testid="override-test"
                                             on:change=move |ev| { let v = event_target_value(&ev); edit(id, Box::new(move |r| r.test = v)); }>
                                             <option value="" selected=row.test.is_empty()>"Evidently's choice"</option>
-                                            {ALL_TESTS.into_iter().map(|test| view! {
-                                                <option value=test_key(test) selected=row.test == test_key(test)>{test_label(test)}</option>
+                                            {StatTest::ALL.into_iter().map(|test| view! {
+                                                <option value=test.name() selected=row.test == test.name()>{test.display_name()}</option>
                                             }).collect_view()}
                                         </select></td>
                                         <td><input type="text" size="7" placeholder="default" data-testid="override-threshold"

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mlops_core::drift::{ColumnDrift, ColumnOutcome, DriftOptions, StatTest};
+use mlops_core::drift::{ColumnDrift, ColumnOutcome, DriftOptions};
 use mlops_core::monitoring::alerts::{AlertRule, Metric};
 use mlops_core::monitoring::baseline::{CATEGORICAL, NUMERIC};
 use mlops_core::monitoring::health::{live_drift, service_health, HealthWindow, LiveWindow};
@@ -56,22 +56,11 @@ fn percent(share: f64) -> String {
     }
 }
 
-pub fn test_label(test: StatTest) -> &'static str {
-    match test {
-        StatTest::Ks => "K–S p-value",
-        StatTest::ChiSquare => "chi-square p-value",
-        StatTest::Z => "Z-test p-value",
-        StatTest::Wasserstein => "Wasserstein (normed)",
-        StatTest::JensenShannon => "Jensen–Shannon",
-        StatTest::Psi => "PSI",
-    }
-}
-
 /// (test, score, threshold, verdict) of a column, as the table shows them.
 pub fn column_cells(column: &ColumnDrift) -> (String, String, String, String) {
     match &column.outcome {
         ColumnOutcome::Tested { test, score, threshold, drifted } => (
-            test_label(*test).to_string(),
+            test.display_name().to_string(),
             format_number(*score),
             format_number(*threshold),
             if *drifted { "drift detected".into() } else { "no drift".into() },
@@ -1076,6 +1065,7 @@ fn health_view(view: &HealthView) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mlops_core::drift::StatTest;
 
     fn metrics(day_index: u32, rmse: Option<f64>) -> DayMetrics {
         DayMetrics {
@@ -1126,7 +1116,7 @@ mod tests {
         };
         assert_eq!(
             column_cells(&tested),
-            ("Wasserstein (normed)".into(), "0.25".into(), "0.1".into(), "drift detected".into())
+            ("Wasserstein distance (normed)".into(), "0.25".into(), "0.1".into(), "drift detected".into())
         );
     }
 

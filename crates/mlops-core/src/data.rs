@@ -386,7 +386,7 @@ fn empty_column(field: Field, capacity: usize) -> ColumnData {
     }
 }
 
-fn is_numeric(data_type: &DataType) -> bool {
+pub(crate) fn is_numeric(data_type: &DataType) -> bool {
     matches!(
         data_type,
         DataType::Int8

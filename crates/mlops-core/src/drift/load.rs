@@ -11,7 +11,7 @@ use parquet::arrow::ProjectionMask;
 
 use super::column::{Column, Frame, Values};
 use super::report::ColumnSpec;
-use crate::data::{check_column_ranges, numeric_values, open, DataError};
+use crate::data::{check_column_ranges, is_numeric, numeric_values, open, DataError};
 
 /// Columns the course declares categorical although they hold numbers.
 const CATEGORICAL_NUMBERS: [&str; 2] = ["PULocationID", "DOLocationID"];
@@ -24,16 +24,7 @@ enum Kind {
 
 fn kind_of(data_type: &DataType) -> Kind {
     match data_type {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64 => Kind::Numbers,
+        t if is_numeric(t) => Kind::Numbers,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => Kind::Text,
         DataType::Dictionary(_, value) if matches!(kind_of(value), Kind::Text) => Kind::Text,
         _ => Kind::Skip,
