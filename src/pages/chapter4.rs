@@ -7,17 +7,14 @@
 //! the service was exported) is remembered in localStorage by [`mark_step_done`], which
 //! the batch and stream pages call too.
 
-use std::collections::BTreeSet;
-
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use mlops_core::serving::export::service_zip;
 use mlops_core::serving::log::{PredictionLogEntry, RequestSource};
-use serde::{Deserialize, Serialize};
 
 use crate::components::download::download_bytes;
 use crate::components::model_picker::ModelPicker;
-use crate::components::step::Step;
+use crate::components::step::{Progress, Step, Walkthrough};
 use crate::routes::Route;
 use crate::serving_state::Serving;
 use crate::state::AppState;
@@ -36,38 +33,15 @@ const SAMPLE_REQUEST: &str = r#"{"PULocationID": 10, "DOLocationID": 50, "trip_d
 
 // ----- remembered progress -----
 
-/// The steps seen done, as stored under [`PROGRESS_KEY`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Progress {
-    #[serde(default)]
-    pub done: BTreeSet<char>,
-}
-
-impl Progress {
-    pub fn parse(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Adds a step; says whether it was new.
-    pub fn mark(&mut self, step: char) -> bool {
-        STEPS.contains(&step) && self.done.insert(step)
-    }
-}
+pub const WALKTHROUGH: Walkthrough = Walkthrough { key: PROGRESS_KEY, steps: &STEPS };
 
 pub fn read_progress() -> Progress {
-    prefs::get(PROGRESS_KEY).map(|t| Progress::parse(&t)).unwrap_or_default()
+    WALKTHROUGH.read()
 }
 
 /// Remembers that a Chapter 4 step (`'a'`..=`'g'`) was done, for the walkthrough to tick.
 pub fn mark_step_done(step: char) {
-    let mut progress = read_progress();
-    if progress.mark(step) {
-        prefs::set(PROGRESS_KEY, &progress.to_json());
-    }
+    WALKTHROUGH.mark_done(step)
 }
 
 fn exported_flag() -> bool {
@@ -364,9 +338,9 @@ mod tests {
     fn progress_round_trips_and_ignores_unknown_steps() {
         let mut progress = Progress::parse("not json");
         assert!(progress.done.is_empty());
-        assert!(progress.mark('f'));
-        assert!(!progress.mark('f'));
-        assert!(!progress.mark('z'));
+        assert!(WALKTHROUGH.mark(&mut progress, 'f'));
+        assert!(!WALKTHROUGH.mark(&mut progress, 'f'));
+        assert!(!WALKTHROUGH.mark(&mut progress, 'z'));
         let again = Progress::parse(&progress.to_json());
         assert_eq!(again, progress);
         assert_eq!(progress.to_json(), r#"{"done":["f"]}"#);

@@ -6,14 +6,11 @@
 //! whole-file report. What cannot be seen later (a day's report was opened) is
 //! remembered by [`mark_step_done`], which the day and compare pages call too.
 
-use std::collections::BTreeSet;
-
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use mlops_core::monitoring::store::MonitoringStore;
-use serde::{Deserialize, Serialize};
 
-use crate::components::step::Step;
+use crate::components::step::{Progress, Step, Walkthrough};
 use crate::monitoring_state::{ReplaySetup, REPLAY_KEY};
 use crate::routes::Route;
 use crate::serving_state::Serving;
@@ -30,38 +27,15 @@ const POLL_MS: u32 = 2000;
 
 // ----- remembered progress -----
 
-/// The steps seen done, as stored under [`PROGRESS_KEY`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Progress {
-    #[serde(default)]
-    pub done: BTreeSet<char>,
-}
-
-impl Progress {
-    pub fn parse(text: &str) -> Self {
-        serde_json::from_str(text).unwrap_or_default()
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Adds a step; says whether it was new.
-    pub fn mark(&mut self, step: char) -> bool {
-        STEPS.contains(&step) && self.done.insert(step)
-    }
-}
+pub const WALKTHROUGH: Walkthrough = Walkthrough { key: PROGRESS_KEY, steps: &STEPS };
 
 pub fn read_progress() -> Progress {
-    prefs::get(PROGRESS_KEY).map(|t| Progress::parse(&t)).unwrap_or_default()
+    WALKTHROUGH.read()
 }
 
 /// Remembers that a Chapter 5 step (`'a'`..=`'f'`) was done, for the walkthrough to tick.
 pub fn mark_step_done(step: char) {
-    let mut progress = read_progress();
-    if progress.mark(step) {
-        prefs::set(PROGRESS_KEY, &progress.to_json());
-    }
+    WALKTHROUGH.mark_done(step)
 }
 
 fn read_setup() -> Option<ReplaySetup> {
@@ -268,9 +242,9 @@ mod tests {
     #[test]
     fn progress_round_trips_and_ignores_unknown_steps() {
         let mut progress = Progress::parse("[oops");
-        assert!(progress.mark('d'));
-        assert!(!progress.mark('d'));
-        assert!(!progress.mark('g'), "Chapter 5 has six steps");
+        assert!(WALKTHROUGH.mark(&mut progress, 'd'));
+        assert!(!WALKTHROUGH.mark(&mut progress, 'd'));
+        assert!(!WALKTHROUGH.mark(&mut progress, 'g'), "Chapter 5 has six steps");
         assert_eq!(Progress::parse(&progress.to_json()), progress);
         assert_eq!(progress.to_json(), r#"{"done":["d"]}"#);
     }
