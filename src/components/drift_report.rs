@@ -6,18 +6,15 @@
 //! [`SvgImage`](super::chart::SvgImage)), so a column name or category taken from a
 //! learner's file can never become markup.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use mlops_core::drift::report::{ColumnStats, Distribution, RegressionQuality};
 use mlops_core::drift::{ColumnDrift, ColumnOutcome, ColumnType, DatasetDrift, DriftReport, StatTest};
-use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, ValueFormatter};
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::chart::{SvgImage, BLUE, ORANGE};
-use super::run_charts::format_number;
+use super::run_charts::{format_number, shorten, TickedAxis};
 
 /// At most this many bars per chart; a column with more categories shows its largest.
 const MAX_BARS: usize = 24;
@@ -141,16 +138,6 @@ pub fn chart_bars(distribution: &Distribution, max_bars: usize) -> ChartBars {
     }
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-        short.push('…');
-        short
-    }
-}
-
 /// What a tick under a bar says: a numeric bin ("13.55–17.9") by its lower edge, so
 /// neighbouring labels stay short and readable; a category by its (shortened) name.
 pub fn tick_text(label: &str) -> String {
@@ -160,35 +147,6 @@ pub fn tick_text(label: &str) -> String {
         }
     }
     shorten(label, 10)
-}
-
-/// Bar positions 0..n with a tick under (some of) the bars' centres.
-struct BarAxis {
-    inner: RangedCoordf64,
-    ticks: Vec<f64>,
-}
-
-impl Ranged for BarAxis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.inner.map(value, limit)
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        self.ticks.clone()
-    }
-
-    fn range(&self) -> Range<f64> {
-        self.inner.range()
-    }
-}
-
-impl ValueFormatter<f64> for BarAxis {
-    fn format(value: &f64) -> String {
-        format_number(*value)
-    }
 }
 
 /// Reference (blue) and current (orange) shares side by side, one pair per bin or
@@ -207,7 +165,7 @@ pub fn distribution_svg(distribution: &Distribution) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (CHART_WIDTH, CHART_HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let x_axis = BarAxis { inner: (0.0..n as f64).into(), ticks };
+        let x_axis = TickedAxis { inner: (0.0..n as f64).into(), ticks };
         let mut chart = ChartBuilder::on(&root)
             .margin(6)
             .x_label_area_size(22)

@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use mlops_core::drift::report::Distribution;
 
 use super::chart::{BLUE, ORANGE};
-use super::run_charts::{format_number, message_svg, palette};
+use super::run_charts::{format_number, message_svg, palette, shorten};
 
 const WIDTH: u32 = 540;
 const HEIGHT: u32 = 260;
@@ -223,16 +223,6 @@ pub fn distribution_svg(distribution: &Distribution) -> Result<String, String> {
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
-}
-
-fn shorten(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(max_chars.saturating_sub(1)).collect();
-        short.push('…');
-        short
-    }
 }
 
 #[cfg(test)]

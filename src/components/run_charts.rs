@@ -163,7 +163,8 @@ impl Scale {
     }
 }
 
-fn shorten(text: &str, max_chars: usize) -> String {
+/// `text` cut to `max_chars` characters, an ellipsis marking the cut.
+pub fn shorten(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         text.to_string()
     } else {
@@ -419,9 +420,9 @@ fn nice_ticks(lo: f64, hi: f64, wanted: usize) -> Vec<f64> {
 }
 
 /// A number line with ticks exactly where we say: at each category, or at nice numbers.
-struct TickedAxis {
-    inner: RangedCoordf64,
-    ticks: Vec<f64>,
+pub struct TickedAxis {
+    pub inner: RangedCoordf64,
+    pub ticks: Vec<f64>,
 }
 
 impl Ranged for TickedAxis {

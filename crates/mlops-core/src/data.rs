@@ -235,14 +235,7 @@ fn check_envelope(bytes: &Bytes) -> Result<(), DataError> {
 pub(crate) fn open(bytes: Bytes) -> Result<ParquetRecordBatchReaderBuilder<Bytes>, DataError> {
     check_envelope(&bytes)?;
     let len = bytes.len();
-    ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("EOF") || text.contains("out of range") {
-            DataError::Truncated { bytes: len }
-        } else {
-            DataError::Corrupt(text)
-        }
-    })
+    ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e, len))
 }
 
 /// Reads the schema and row count from the footer.
@@ -322,14 +315,7 @@ pub fn load_trips(bytes: Bytes, fields: &[Field]) -> Result<TripTable, DataError
     };
 
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            let text = e.to_string();
-            if text.contains("EOF") || text.contains("out of range") {
-                DataError::Truncated { bytes: len }
-            } else {
-                DataError::Corrupt(text)
-            }
-        })?;
+        let batch = batch.map_err(|e| decode_error(&e, len))?;
         for (field, _, name) in &picked {
             let array = batch
                 .column_by_name(name)
@@ -421,6 +407,16 @@ fn check_type(field: Field, name: &str, data_type: &DataType) -> Result<(), Data
                 FieldKind::Float => "a number".to_string(),
             },
         })
+    }
+}
+
+/// A footer or record batch that failed to decode: a file cut short reads as truncated.
+pub(crate) fn decode_error(error: &impl std::fmt::Display, len: usize) -> DataError {
+    let text = error.to_string();
+    if text.contains("EOF") || text.contains("out of range") {
+        DataError::Truncated { bytes: len }
+    } else {
+        DataError::Corrupt(text)
     }
 }
 

@@ -11,7 +11,7 @@ use parquet::arrow::ProjectionMask;
 
 use super::column::{Column, Frame, Values};
 use super::report::ColumnSpec;
-use crate::data::{check_column_ranges, is_numeric, numeric_values, open, DataError};
+use crate::data::{check_column_ranges, decode_error, is_numeric, numeric_values, open, DataError};
 
 /// Columns the course declares categorical although they hold numbers.
 const CATEGORICAL_NUMBERS: [&str; 2] = ["PULocationID", "DOLocationID"];
@@ -109,14 +109,7 @@ pub fn frame_from_parquet(bytes: Bytes) -> Result<(Frame, Vec<ColumnSpec>), Data
         .build()
         .map_err(|e| DataError::Corrupt(e.to_string()))?;
     for batch in reader {
-        let batch = batch.map_err(|e| {
-            let text = e.to_string();
-            if text.contains("EOF") || text.contains("out of range") {
-                DataError::Truncated { bytes: len }
-            } else {
-                DataError::Corrupt(text)
-            }
-        })?;
+        let batch = batch.map_err(|e| decode_error(&e, len))?;
         // The projected batch holds the picked columns in schema order.
         for (position, ((_, name, _), column)) in picked.iter().zip(columns.iter_mut()).enumerate() {
             let array = batch.column(position);
