@@ -309,7 +309,7 @@ impl AppState {
         spawn_local(async move {
             let mut run_id = String::new();
             if let Some(client) = state.tracking.client() {
-                let class = spec.params.kind.class_name();
+                let class = spec.estimator.class_name();
                 let mut params = vec![
                     ("model".to_string(), class.to_string()),
                     ("features".to_string(), spec.feature_set.label().to_string()),
@@ -318,9 +318,7 @@ impl AppState {
                     ("train_data".to_string(), train_label.clone()),
                     ("val_data".to_string(), val_label.clone()),
                 ];
-                if spec.params.kind.uses_alpha() {
-                    params.push(("alpha".to_string(), spec.params.alpha.to_string()));
-                }
+                params.extend(spec.estimator.logged_params());
                 let mut run_tags = vec![
                     (tags::SOURCE_NAME.to_string(), "MLOps Lab · Chapter 1".to_string()),
                     ("estimator_class".to_string(), class.to_string()),
@@ -330,13 +328,8 @@ impl AppState {
                 run_tags.extend(context.tags.iter().cloned());
                 let experiment =
                     context.experiment_id.clone().unwrap_or_else(|| state.active_experiment.get_untracked());
-                let alpha = if spec.params.kind.uses_alpha() {
-                    format!(" α={}", spec.params.alpha)
-                } else {
-                    String::new()
-                };
                 let options = RunOptions {
-                    run_name: Some(format!("{class}{alpha} · {}", spec.feature_set.label())),
+                    run_name: Some(format!("{} · {}", spec.estimator.label(), spec.feature_set.label())),
                     start_time: None,
                     tags: run_tags,
                     parent_run_id: context.parent_run_id.clone(),

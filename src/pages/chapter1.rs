@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use mlops_core::features::{DurationFilter, FeatureSet};
-use mlops_core::models::{ModelKind, ModelParams};
+use mlops_core::models::{Model, ModelKind, ModelParams};
 use mlops_core::protocol::Slot;
 use mlops_core::training::{TrainReport, TrainSpec};
 
@@ -67,15 +67,16 @@ fn TrainPanel() -> impl IntoView {
             state.error.set(Some(format!("alpha must be a number, got `{}`", alpha.get())));
             return;
         };
-        let spec = TrainSpec {
-            params: ModelParams::new(kind.get()).alpha(alpha_value),
-            feature_set: feature_set.get(),
-            filter: DurationFilter::default(),
-        };
-        if let Err(e) = spec.params.check() {
+        let params = ModelParams::new(kind.get()).alpha(alpha_value);
+        if let Err(e) = params.check() {
             state.error.set(Some(e.to_string()));
             return;
         }
+        let spec = TrainSpec {
+            estimator: params.into(),
+            feature_set: feature_set.get(),
+            filter: DurationFilter::default(),
+        };
         state.train(spec);
     };
     view! {
@@ -109,6 +110,17 @@ fn TrainPanel() -> impl IntoView {
     }
 }
 
+/// What the fit produced, in the model's own terms.
+fn model_size(model: &Model) -> String {
+    match model {
+        Model::Linear(linear) => format!("{} solver iterations", linear.iterations),
+        Model::Trees(trees) => {
+            let leaves: usize = trees.trees.iter().map(|tree| tree.n_leaves()).sum();
+            format!("{} trees, {leaves} leaves", trees.trees.len())
+        }
+    }
+}
+
 fn fmt(value: f64) -> String {
     format!("{value:.4}")
 }
@@ -119,7 +131,7 @@ fn Results(report: Arc<TrainReport>) -> impl IntoView {
     let chart = prediction_histogram_svg(&report);
     let model = report.model.clone();
     let download = move |_| {
-        let name = format!("{}-{:?}.json", model.kind.class_name(), model.feature_set).to_lowercase();
+        let name = format!("{}-{:?}.json", model.class_name(), model.feature_set()).to_lowercase();
         if let Err(e) = download_text(&name, "application/json", &model.to_json()) {
             state.error.set(Some(format!("The download did not start: {e}")));
         }
@@ -127,8 +139,8 @@ fn Results(report: Arc<TrainReport>) -> impl IntoView {
     let unseen_share = report.val_unseen_rows as f64 / report.n_val.max(1) as f64 * 100.0;
     view! {
         <section class="results" data-testid="results">
-            <h3>{format!("{} · {}", report.model.kind.class_name(), report.model.feature_set.label())}
-                {report.model.alpha.map(|a| format!(" · alpha {a}"))}</h3>
+            <h3>{format!("{} · {}", report.model.class_name(), report.model.feature_set().label())}
+                {match &report.model { Model::Linear(linear) => linear.alpha, Model::Trees(_) => None }.map(|a| format!(" · alpha {a}"))}</h3>
             <table class="numbers metrics">
                 <thead><tr><th></th><th>"RMSE (min)"</th><th>"MAE (min)"</th><th>"R²"</th><th>"rows"</th></tr></thead>
                 <tbody>
@@ -139,7 +151,7 @@ fn Results(report: Arc<TrainReport>) -> impl IntoView {
             <p>
                 <span data-testid="n-features">{report.n_features}</span> " features, "
                 {report.train_nnz} " non-zeros in the training matrix; fitted in "
-                {format!("{:.3}", report.fit_seconds)} " s (" {report.model.iterations} " solver iterations). "
+                {format!("{:.3}", report.fit_seconds)} " s (" {model_size(&report.model)} "). "
                 {format!("{unseen_share:.1}% of validation rides have a zone category never seen in training.")}
             </p>
             <SvgImage svg=chart alt="Distributions of actual and predicted durations on the validation month" testid="prediction-chart"/>
@@ -169,7 +181,7 @@ fn PredictForm(report: Arc<TrainReport>) -> impl IntoView {
         if !(0.0..=500.0).contains(&km) {
             return Err("the distance must be between 0 and 500 miles".to_string());
         }
-        let minutes = vectorizer.with_value(|v| model.predict_ride(v, pu, dol, km));
+        let minutes = vectorizer.with_value(|v| model.predict_ride(v.as_ref(), pu, dol, km));
         Ok(format!("{minutes:.1} minutes"))
     });
     view! {

@@ -221,7 +221,7 @@ async fn find_or_create_experiment(client: &crate::storage::Client) -> Result<St
 
 fn spec(kind: ModelKind, alpha: f64) -> TrainSpec {
     TrainSpec {
-        params: ModelParams::new(kind).alpha(alpha),
+        estimator: ModelParams::new(kind).alpha(alpha).into(),
         feature_set: FeatureSet::PuDo,
         filter: DurationFilter::default(),
     }

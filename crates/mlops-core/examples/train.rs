@@ -76,7 +76,7 @@ fn run() -> Result<serde_json::Value, String> {
     let train = load(&args.train)?;
     let val = load(&args.val)?;
     let spec = TrainSpec {
-        params: ModelParams::new(args.model).alpha(args.alpha),
+        estimator: ModelParams::new(args.model).alpha(args.alpha).into(),
         feature_set: args.features,
         filter: DurationFilter::default(),
     };
@@ -97,7 +97,7 @@ fn run() -> Result<serde_json::Value, String> {
         "val_mae": report.val.mae,
         "train_r2": report.train.r2,
         "val_r2": report.val.r2,
-        "iterations": report.model.iterations,
+        "iterations": match &report.model { mlops_core::models::Model::Linear(m) => m.iterations, _ => 0 },
         "fit_seconds": report.fit_seconds,
         "total_seconds": clock.elapsed().as_secs_f64(),
     }))

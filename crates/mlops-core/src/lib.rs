@@ -15,7 +15,7 @@
 //! let val = data::load_trips(feb.into(), &TRAINING_FIELDS).unwrap();
 //!
 //! let spec = training::TrainSpec {
-//!     params: ModelParams::new(ModelKind::LinearRegression),
+//!     estimator: ModelParams::new(ModelKind::LinearRegression).into(),
 //!     feature_set: FeatureSet::PuDo,
 //!     filter: DurationFilter::default(),
 //! };

@@ -168,7 +168,10 @@ pub fn run_score_bench(
         &mut |_, _| {},
     )
     .map_err(|e| e.to_string())?;
-    let model = LoadedModel::new(report.model, "bench");
+    let crate::models::Model::Linear(linear) = report.model else {
+        return Err("the scoring benchmark expects the linear baseline".to_string());
+    };
+    let model = LoadedModel::new(linear, "bench");
     let options =
         ScoreOptions { taxi_type: "green".into(), year: 2021, month: 2, run_id: "bench".into(), seed: 42 };
     let mut seconds = Vec::new();

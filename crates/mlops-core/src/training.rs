@@ -10,12 +10,80 @@ use crate::features::{
     prepare_trips, DictVectorizer, DurationFilter, FeatureError, FeatureSet, PreparedTrips, TripFeatures,
 };
 use crate::metrics::{regression_metrics, RegressionMetrics};
-use crate::models::{fit, FitError, LinearModel, ModelParams, ParamError};
+use crate::models::{fit, FitError, Model, ModelKind, ModelParams, ParamError};
+use crate::trees::{
+    fit_forest, fit_gbdt, BoostRound, ForestParams, GbdtParams, TreeEncoding, TreeFitError, TreeInput,
+    TreeKind, TreeMeta, TreeParamError, CATEGORICAL_COLUMNS,
+};
 
-/// Everything that defines one Chapter 1 training.
+/// Which model to fit, with its hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Estimator {
+    Linear(ModelParams),
+    Gbdt(GbdtParams),
+    Forest(ForestParams),
+}
+
+impl Estimator {
+    /// The class a Python user would have fitted (logged as `estimator_class`).
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Estimator::Linear(params) => params.kind.class_name(),
+            Estimator::Gbdt(_) => TreeKind::Gbdt.class_name(),
+            Estimator::Forest(_) => TreeKind::RandomForest.class_name(),
+        }
+    }
+
+    /// Every hyperparameter as `(name, value)`: what autologging records as params.
+    pub fn logged_params(&self) -> Vec<(String, String)> {
+        match self {
+            Estimator::Linear(params) => {
+                let mut logged = vec![("fit_intercept".to_string(), "True".to_string())];
+                if params.kind.uses_alpha() {
+                    logged.push(("alpha".to_string(), params.alpha.to_string()));
+                }
+                if let Some(tol) = params.tol {
+                    logged.push(("tol".to_string(), tol.to_string()));
+                }
+                if let Some(max_iter) = params.max_iter {
+                    logged.push(("max_iter".to_string(), max_iter.to_string()));
+                }
+                logged
+            }
+            Estimator::Gbdt(params) => params.logged(),
+            Estimator::Forest(params) => params.logged(),
+        }
+    }
+
+    /// A short name for run names and tables, e.g. `Ridge α=0.1`.
+    pub fn label(&self) -> String {
+        match self {
+            Estimator::Linear(params) if params.kind.uses_alpha() => {
+                format!("{} α={}", params.kind.class_name(), params.alpha)
+            }
+            Estimator::Linear(params) => params.kind.class_name().to_string(),
+            Estimator::Gbdt(params) => {
+                format!("XGBRegressor depth={} η={:.3}", params.max_depth, params.learning_rate)
+            }
+            Estimator::Forest(params) => format!(
+                "RandomForest {} trees depth={}",
+                params.n_estimators,
+                params.max_depth.map_or("None".to_string(), |d| d.to_string())
+            ),
+        }
+    }
+}
+
+impl From<ModelParams> for Estimator {
+    fn from(params: ModelParams) -> Self {
+        Estimator::Linear(params)
+    }
+}
+
+/// Everything that defines one training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainSpec {
-    pub params: ModelParams,
+    pub estimator: Estimator,
     pub feature_set: FeatureSet,
     pub filter: DurationFilter,
 }
@@ -25,7 +93,7 @@ impl TrainSpec {
     /// 1–60 minutes. The benchmark and the cross-checks all use it.
     pub fn course_baseline() -> Self {
         Self {
-            params: ModelParams::new(crate::models::ModelKind::LinearRegression),
+            estimator: Estimator::Linear(ModelParams::new(ModelKind::LinearRegression)),
             feature_set: FeatureSet::PuDo,
             filter: DurationFilter::default(),
         }
@@ -43,6 +111,10 @@ pub enum TrainError {
     ValData(FeatureError),
     #[error("fitting failed: {0}")]
     Fit(#[from] FitError),
+    #[error("invalid hyperparameter: {0}")]
+    TreeParams(#[from] TreeParamError),
+    #[error("fitting failed: {0}")]
+    TreeFit(#[from] TreeFitError),
 }
 
 /// The stages a learner sees in the progress bar.
@@ -70,7 +142,9 @@ pub struct TrainReport {
     pub val_unseen_rows: usize,
     /// Up to 5,000 (actual, predicted) validation pairs for the chart, evenly spaced.
     pub val_sample: Vec<(f64, f64)>,
-    pub model: LinearModel,
+    pub model: Model,
+    /// Boosting's learning curve, one entry per round (empty for other models).
+    pub history: Vec<BoostRound>,
 }
 
 /// Trains on `train`, scores on `val`. `now_seconds` is the caller's clock (the core has
@@ -82,7 +156,7 @@ pub fn train_and_evaluate(
     now_seconds: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(Stage, f64),
 ) -> Result<TrainReport, TrainError> {
-    let params = spec.params.check()?;
+    let estimator = CheckedEstimator::new(&spec.estimator)?;
     progress(Stage::Preparing, 0.0);
     let train_trips = prepare_trips(train, spec.filter).map_err(TrainError::TrainData)?;
     let val_trips = prepare_trips(val, spec.filter).map_err(TrainError::ValData)?;
@@ -99,23 +173,60 @@ pub fn train_and_evaluate(
 
     progress(Stage::Fitting, 0.0);
     let started = now_seconds();
-    let model = fit(
-        &params,
-        &x_train,
-        &train_trips.duration_minutes,
-        spec.feature_set,
-        vectorizer.feature_names.clone(),
-        &mut |done, cap| progress(Stage::Fitting, done as f64 / cap.max(1) as f64),
-    )?;
+    let categorical = estimator.encoding() == TreeEncoding::Categorical;
+    let (train_input, val_input, feature_names) = if categorical {
+        (
+            categorical_input(&train_trips),
+            categorical_input(&val_trips),
+            CATEGORICAL_COLUMNS.iter().map(|name| name.to_string()).collect(),
+        )
+    } else {
+        (TreeInput::OneHot(&x_train), TreeInput::OneHot(&x_val), vectorizer.feature_names.clone())
+    };
+    let meta = TreeMeta { feature_set: spec.feature_set, feature_names };
+    let targets = &train_trips.duration_minutes;
+    let (model, history): (Model, Vec<BoostRound>) = match &estimator {
+        CheckedEstimator::Linear(params) => {
+            let model = fit(
+                params,
+                &x_train,
+                targets,
+                spec.feature_set,
+                vectorizer.feature_names.clone(),
+                &mut |done, cap| progress(Stage::Fitting, done as f64 / cap.max(1) as f64),
+            )?;
+            (model.into(), Vec::new())
+        }
+        CheckedEstimator::Gbdt(params) => {
+            let rounds = params.get().num_boost_round.max(1) as f64;
+            let fitted = fit_gbdt(
+                params,
+                train_input,
+                targets,
+                Some((val_input, &val_trips.duration_minutes)),
+                meta,
+                &mut |round| progress(Stage::Fitting, (round.round + 1) as f64 / rounds),
+            )?;
+            (fitted.model.into(), fitted.history)
+        }
+        CheckedEstimator::Forest(params) => {
+            let model = fit_forest(params, train_input, targets, meta, &mut |done, total| {
+                progress(Stage::Fitting, done as f64 / total.max(1) as f64)
+            })?;
+            (model.into(), Vec::new())
+        }
+    };
     let fit_seconds = now_seconds() - started;
 
     progress(Stage::Evaluating, 0.0);
-    let train_pred = model.predict(&x_train);
-    let val_pred = model.predict(&x_val);
+    let (train_pred, val_pred) = match &model {
+        Model::Linear(linear) => (linear.predict(&x_train), linear.predict(&x_val)),
+        Model::Trees(trees) => (trees.predict(train_input), trees.predict(val_input)),
+    };
     Ok(TrainReport {
         n_train: train_trips.len(),
         n_val: val_trips.len(),
-        n_features: vectorizer.n_features(),
+        n_features: model.feature_names().len(),
         train_nnz: x_train.nnz(),
         train: regression_metrics(&train_pred, &train_trips.duration_minutes),
         val: regression_metrics(&val_pred, &val_trips.duration_minutes),
@@ -125,7 +236,41 @@ pub fn train_and_evaluate(
         val_unseen_rows,
         val_sample: sample_pairs(&val_trips, &val_pred, 5_000),
         model,
+        history,
     })
+}
+
+/// An [`Estimator`] whose hyperparameters passed their checks.
+enum CheckedEstimator {
+    Linear(crate::models::ValidModelParams),
+    Gbdt(crate::trees::ValidGbdtParams),
+    Forest(crate::trees::ValidForestParams),
+}
+
+impl CheckedEstimator {
+    fn new(estimator: &Estimator) -> Result<Self, TrainError> {
+        Ok(match estimator {
+            Estimator::Linear(params) => CheckedEstimator::Linear(params.check()?),
+            Estimator::Gbdt(params) => CheckedEstimator::Gbdt(params.check()?),
+            Estimator::Forest(params) => CheckedEstimator::Forest(params.check()?),
+        })
+    }
+
+    fn encoding(&self) -> TreeEncoding {
+        match self {
+            CheckedEstimator::Linear(_) => TreeEncoding::OneHot,
+            CheckedEstimator::Gbdt(params) => params.get().encoding,
+            CheckedEstimator::Forest(params) => params.get().encoding,
+        }
+    }
+}
+
+fn categorical_input(trips: &PreparedTrips) -> TreeInput<'_> {
+    TreeInput::Categorical {
+        pu: &trips.pu_location,
+        dol: &trips.do_location,
+        trip_distance: &trips.trip_distance,
+    }
 }
 
 fn sample_pairs(trips: &PreparedTrips, predicted: &[f64], limit: usize) -> Vec<(f64, f64)> {

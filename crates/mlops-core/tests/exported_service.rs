@@ -122,12 +122,16 @@ fn the_exported_service_answers_the_same_durations_as_the_core() {
     }
     let started = Instant::now();
     let (jan, feb) = (simulated(1, 20_000), simulated(2, 5_000));
-    let train = |spec: TrainSpec| {
-        train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {}).expect("trains").model
+    let train = |spec: TrainSpec| match train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {})
+        .expect("trains")
+        .model
+    {
+        mlops_core::models::Model::Linear(linear) => linear,
+        other => panic!("expected a linear model, got {}", other.class_name()),
     };
     let baseline = LoadedModel::new(train(TrainSpec::course_baseline()), "nyc-taxi-regressor/1");
     let ridge = TrainSpec {
-        params: ModelParams::new(ModelKind::Ridge).alpha(0.5),
+        estimator: ModelParams::new(ModelKind::Ridge).alpha(0.5).into(),
         feature_set: FeatureSet::PuAndDo,
         ..TrainSpec::course_baseline()
     };

@@ -32,7 +32,7 @@ fn train(
     val: &TripTable,
 ) -> TrainReport {
     let spec = TrainSpec {
-        params: ModelParams::new(kind).alpha(alpha),
+        estimator: ModelParams::new(kind).alpha(alpha).into(),
         feature_set,
         filter: DurationFilter::default(),
     };

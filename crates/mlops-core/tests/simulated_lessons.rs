@@ -18,7 +18,7 @@ fn month(month: u32) -> TripTable {
 
 fn val_rmse(feature_set: FeatureSet, train: &TripTable, val: &TripTable) -> f64 {
     let spec = TrainSpec {
-        params: ModelParams::new(ModelKind::LinearRegression),
+        estimator: ModelParams::new(ModelKind::LinearRegression).into(),
         feature_set,
         filter: DurationFilter::default(),
     };

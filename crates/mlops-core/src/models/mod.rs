@@ -5,6 +5,7 @@
 //! solvers here work on the sparse matrix directly, each following the algorithm
 //! scikit-learn runs for that case (see the submodules for why that matters).
 
+mod artifact;
 mod lasso_cd;
 mod lsqr;
 mod ridge_cg;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
 use crate::features::{ride_features, DictVectorizer, FeatureSet};
+pub use artifact::{Model, ModelFileError};
 use sparse_ops::{predict_csr, CenteredOperator};
 
 /// The model families Chapter 1 trains.

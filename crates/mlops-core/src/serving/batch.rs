@@ -439,7 +439,8 @@ mod tests {
         for feature_set in [FeatureSet::PuDo, FeatureSet::PuAndDo] {
             let spec = TrainSpec { feature_set, ..TrainSpec::course_baseline() };
             let report = train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {}).expect("trains");
-            let model = LoadedModel::new(report.model, "run-abc");
+            let crate::models::Model::Linear(linear) = report.model else { panic!("a linear model") };
+            let model = LoadedModel::new(linear, "run-abc");
             let mut reports = Vec::new();
             let batch = score_trips(&feb, &model, &options(3), &mut |p| reports.push(p)).expect("scores");
             assert_eq!(batch.rows, report.n_val, "the same filter as Chapter 1");

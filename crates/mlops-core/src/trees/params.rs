@@ -76,17 +76,25 @@ impl GbdtParams {
         fraction("subsample", self.subsample)?;
         fraction("colsample_bytree", self.colsample_bytree)?;
         if self.max_depth == 0 || self.max_depth > MAX_DEPTH {
-            return Err(E::OutOfRange { name: "max_depth", value: self.max_depth as f64, range: "1 to 64" });
+            return Err(E::OutOfRange {
+                name: "max_depth".into(),
+                value: self.max_depth as f64,
+                range: "1 to 64".into(),
+            });
         }
         if self.num_boost_round == 0 || self.num_boost_round > MAX_ROUNDS {
             return Err(E::OutOfRange {
-                name: "num_boost_round",
+                name: "num_boost_round".into(),
                 value: self.num_boost_round as f64,
-                range: "1 to 10,000",
+                range: "1 to 10,000".into(),
             });
         }
         if self.early_stopping_rounds == Some(0) {
-            return Err(E::OutOfRange { name: "early_stopping_rounds", value: 0.0, range: "at least 1" });
+            return Err(E::OutOfRange {
+                name: "early_stopping_rounds".into(),
+                value: 0.0,
+                range: "at least 1".into(),
+            });
         }
         check_bins(self.max_bin)?;
         Ok(ValidGbdtParams(self))
@@ -178,36 +186,48 @@ impl ForestParams {
         use TreeParamError as E;
         if self.n_estimators == 0 || self.n_estimators > 5_000 {
             return Err(E::OutOfRange {
-                name: "n_estimators",
+                name: "n_estimators".into(),
                 value: self.n_estimators as f64,
-                range: "1 to 5,000",
+                range: "1 to 5,000".into(),
             });
         }
         if let Some(depth) = self.max_depth {
             if depth == 0 || depth > MAX_DEPTH {
-                return Err(E::OutOfRange { name: "max_depth", value: depth as f64, range: "1 to 64" });
+                return Err(E::OutOfRange {
+                    name: "max_depth".into(),
+                    value: depth as f64,
+                    range: "1 to 64".into(),
+                });
             }
         }
         if self.min_samples_split < 2 {
             return Err(E::OutOfRange {
-                name: "min_samples_split",
+                name: "min_samples_split".into(),
                 value: self.min_samples_split as f64,
-                range: "at least 2",
+                range: "at least 2".into(),
             });
         }
         if self.min_samples_leaf == 0 {
-            return Err(E::OutOfRange { name: "min_samples_leaf", value: 0.0, range: "at least 1" });
+            return Err(E::OutOfRange {
+                name: "min_samples_leaf".into(),
+                value: 0.0,
+                range: "at least 1".into(),
+            });
         }
         match self.max_features {
             MaxFeatures::Fraction(f) if !(f > 0.0 && f <= 1.0) => {
                 return Err(E::OutOfRange {
-                    name: "max_features",
+                    name: "max_features".into(),
                     value: f,
-                    range: "a share above 0 and at most 1",
+                    range: "a share above 0 and at most 1".into(),
                 });
             }
             MaxFeatures::Count(0) => {
-                return Err(E::OutOfRange { name: "max_features", value: 0.0, range: "at least 1" });
+                return Err(E::OutOfRange {
+                    name: "max_features".into(),
+                    value: 0.0,
+                    range: "at least 1".into(),
+                });
             }
             _ => {}
         }
@@ -255,13 +275,13 @@ impl ValidForestParams {
 #[non_exhaustive]
 pub enum TreeParamError {
     #[error("{name} must be a finite number above 0, got {value}")]
-    NotPositive { name: &'static str, value: f64 },
+    NotPositive { name: String, value: f64 },
     #[error("{name} must be a finite number, 0 or more, got {value}")]
-    Negative { name: &'static str, value: f64 },
+    Negative { name: String, value: f64 },
     #[error("{name} must be above 0 and at most 1, got {value}")]
-    NotAFraction { name: &'static str, value: f64 },
+    NotAFraction { name: String, value: f64 },
     #[error("{name} must be {range}, got {value}")]
-    OutOfRange { name: &'static str, value: f64, range: &'static str },
+    OutOfRange { name: String, value: f64, range: String },
 }
 
 const MAX_DEPTH: u32 = 64;
@@ -278,7 +298,7 @@ fn positive(name: &'static str, value: f64) -> Result<(), TreeParamError> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(TreeParamError::NotPositive { name, value })
+        Err(TreeParamError::NotPositive { name: name.into(), value })
     }
 }
 
@@ -286,7 +306,7 @@ fn non_negative(name: &'static str, value: f64) -> Result<(), TreeParamError> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(TreeParamError::Negative { name, value })
+        Err(TreeParamError::Negative { name: name.into(), value })
     }
 }
 
@@ -294,7 +314,7 @@ fn fraction(name: &'static str, value: f64) -> Result<(), TreeParamError> {
     if value.is_finite() && value > 0.0 && value <= 1.0 {
         Ok(())
     } else {
-        Err(TreeParamError::NotAFraction { name, value })
+        Err(TreeParamError::NotAFraction { name: name.into(), value })
     }
 }
 
@@ -302,6 +322,10 @@ fn check_bins(max_bin: u32) -> Result<(), TreeParamError> {
     if (2..=65_536).contains(&max_bin) {
         Ok(())
     } else {
-        Err(TreeParamError::OutOfRange { name: "max_bin", value: max_bin as f64, range: "2 to 65,536" })
+        Err(TreeParamError::OutOfRange {
+            name: "max_bin".into(),
+            value: max_bin as f64,
+            range: "2 to 65,536".into(),
+        })
     }
 }
