@@ -3,7 +3,9 @@
 # validation RMSE, timed natively, in the release wasm (headless Chromium, in the worker)
 # and in Python (pandas + scikit-learn), on this machine, in one run. Prints medians and
 # ratios, the wasm sizes, navigation-to-interactive and worker memory.
-# Then Chapter 5: a full drift report and a 28-day replay against Evidently 0.7.
+# Then Chapter 2: boosted trees and a forest (native, wasm, XGBoost / scikit-learn) and the
+# course's hyperparameter search with the worker pool; then Chapter 5: a full drift report and a
+# 28-day replay against Evidently 0.7.
 # Run through `./lab bench` (which builds dist/ first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +67,51 @@ py = score["python"]["median_seconds"]
 print(f"{'scoring':<10} {'median s':>9} {'rows/s':>10} {'ratio to Python':>16}")
 for name, r in score.items():
     print(f"{name:<10} {r['median_seconds']:>9.3f} {r['rows_per_second']:>10.0f} {r['median_seconds'] / py:>16.3f}")
+PY
+
+echo
+echo "== trees (Chapter 2): decode + vectorize + GBDT (the course's best params, 200 rounds) and RandomForest (100 trees, depth 20)"
+TREES_REPEAT=${TREES_REPEAT:-3}
+cargo run -q --release -p mlops-core --example bench_trees -- "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$TREES_REPEAT" | tee "$OUT/trees-native.json"
+BENCH_MODE=trees CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$TREES_REPEAT" | tee "$OUT/trees-wasm.json"
+if [ -f bench/trees.py ]; then
+    "$VENV/bin/python" bench/trees.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$TREES_REPEAT" | tee "$OUT/trees-python.json"
+else
+    echo "SKIPPED XGBoost / scikit-learn: bench/trees.py is missing"; echo '{}' >"$OUT/trees-python.json"
+fi
+python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+load = lambda name: json.load(open(os.path.join(out, "trees-" + name + ".json")))
+native, wasm, python = load("native"), load("wasm"), load("python")
+def entry(report, *keys):
+    for key in keys:
+        if isinstance(report.get(key), dict):
+            return report[key]
+    return None
+print(f"{'model':<8} {'runner':<18} {'median s':>9} {'fit s':>8} {'val RMSE':>9} {'wasm / this':>12}")
+for model, python_keys, python_name in (("gbdt", ("gbdt", "xgboost"), "XGBoost"), ("forest", ("forest", "sklearn", "random_forest"), "scikit-learn")):
+    rows = [("native", entry(native, model)), ("wasm", entry(wasm, model)), (python_name, entry(python, *python_keys))]
+    ours = rows[1][1]
+    for name, r in rows:
+        if r is None:
+            print(f"{model:<8} {name:<18} {'—':>9}")
+            continue
+        ratio = ours["median_seconds"] / r["median_seconds"] if ours and r.get("median_seconds") else float("nan")
+        print(f"{model:<8} {name:<18} {r['median_seconds']:>9.3f} {r.get('fit_median_seconds', float('nan')):>8.3f}"
+              f" {r.get('val_rmse', float('nan')):>9.4f} {ratio:>12.3f}")
+print(f"wasm decode of both months (median): {wasm.get('decode_median_seconds', float('nan')):.3f} s; median s = decode + vectorize + fit (+ scoring in wasm)")
+PY
+
+echo
+echo "== search (Chapter 2): the course's XGBoost search (${SEARCH_EVALS:-50} TPE trials) end to end with the worker pool (${SEARCH_WORKERS:-cores - 1} workers)"
+BENCH_MODE=search CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" | tee "$OUT/search-wasm.json"
+python3 - "$OUT" <<'PY'
+import json, os, sys
+r = json.load(open(os.path.join(sys.argv[1], "search-wasm.json")))
+print(f"{r['trials']} trials ({r['finished']} finished, {r['failed']} failed) with {r['workers']} workers"
+      f" (hardwareConcurrency {r['hardware_concurrency']}): {r['wall_seconds']:.1f} s wall,"
+      f" {r['trials_per_minute']:.2f} trials/minute, best val RMSE {r['best_val_rmse']}")
 PY
 
 echo

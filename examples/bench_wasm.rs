@@ -6,6 +6,10 @@
 //! `cargo run --release --example bench_wasm -- DATA_DIR TRAIN_FILE VAL_FILE [REPEAT]`
 //! `BENCH_MODE=drift cargo run --release --example bench_wasm -- DATA_DIR REFERENCE CURRENT
 //! REPEAT REPLAY_REFERENCE REPLAY_CURRENT` (files in DATA_DIR)
+//! `BENCH_MODE=trees …` times decoding plus Chapter 2's boosted trees and forest;
+//! `BENCH_MODE=search …` runs the course's XGBoost search with the worker pool
+//! (`SEARCH_WORKERS=N`, `SEARCH_EVALS=N` to change the pool or the budget).
+//! `BENCH_TIMEOUT_SECONDS` overrides the wait for a result (10 minutes; 2 hours for search).
 
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
@@ -41,6 +45,16 @@ async fn main() -> std::process::ExitCode {
             )
         }
         Ok("score") => format!("score_train=../data/{train}&score_month=../data/{val}"),
+        Ok("trees") => format!("trees_train=../data/{train}&trees_val=../data/{val}"),
+        Ok("search") => {
+            let mut query = format!("search_train=../data/{train}&search_val=../data/{val}");
+            for (variable, key) in [("SEARCH_WORKERS", "workers"), ("SEARCH_EVALS", "evals")] {
+                if let Ok(value) = std::env::var(variable) {
+                    query.push_str(&format!("&{key}={value}"));
+                }
+            }
+            query
+        }
         _ => format!("train=../data/{train}&val=../data/{val}"),
     };
     let data_dir = PathBuf::from(data_dir).canonicalize().unwrap_or_else(|_| PathBuf::from(data_dir));
@@ -51,6 +65,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("error: could not open {url}: {e}");
         return std::process::ExitCode::from(1);
     }
+    let default_timeout = if std::env::var("BENCH_MODE").as_deref() == Ok("search") { 7200 } else { 600 };
+    let timeout = std::env::var("BENCH_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .map_or(Duration::from_secs(default_timeout), Duration::from_secs);
     let start = Instant::now();
     loop {
         let read = |css: &'static str| {
@@ -65,8 +84,8 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {error}");
             return std::process::ExitCode::from(1);
         }
-        if start.elapsed() > Duration::from_secs(600) {
-            eprintln!("error: no result after 10 minutes");
+        if start.elapsed() > timeout {
+            eprintln!("error: no result after {} seconds", timeout.as_secs());
             return std::process::ExitCode::from(1);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

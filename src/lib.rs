@@ -6,6 +6,7 @@ pub mod monitoring_state;
 pub mod pages;
 pub mod remote;
 pub mod routes;
+pub mod search_state;
 pub mod serving_state;
 pub mod state;
 pub mod storage;
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
     provide_context(state.tracking);
     provide_context(serving_state::Serving::new(state.tracking));
     provide_context(monitoring_state::Monitoring::new(state));
+    provide_context(search_state::Searches::new(state));
     sw_bridge::start(serving_state::Serving::use_context());
     let route = use_route();
     view! {
@@ -71,6 +73,7 @@ pub fn App() -> impl IntoView {
             <nav>
                 <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
                 <a href=Route::Chapter2.path() data-testid="nav-chapter-2">"2 · Tracking"</a>
+                <a href=Route::Search.path() data-testid="nav-search">"Tuning"</a>
                 <a href=Route::Chapter4.path() data-testid="nav-chapter-4">"4 · Deployment"</a>
                 <a href=Route::Chapter5.path() data-testid="nav-chapter-5">"5 · Monitoring"</a>
                 <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
@@ -102,6 +105,7 @@ pub fn App() -> impl IntoView {
                 Route::MonitoringDay(day) => view! { <pages::monitoring_day::MonitoringDayPage day/> }.into_any(),
                 Route::DriftCompare => pages::drift_compare::DriftComparePage().into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
+                Route::Search => pages::search::SearchPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {
                     <section class="lesson">

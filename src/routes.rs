@@ -39,6 +39,8 @@ pub enum Route {
     DriftCompare,
     /// `#/bench?train=URL&val=URL&repeat=N`, driven by `bench/run.sh`.
     Bench,
+    /// Chapter 2's hyperparameter search: space, algorithm, worker pool, trials.
+    Search,
     /// A chapter whose issue has not landed yet.
     Coming(u8),
     NotFound,
@@ -77,6 +79,7 @@ impl Route {
             Route::MonitoringDay(day) => format!("#/monitoring/day/{day}"),
             Route::DriftCompare => "#/monitoring/compare".to_string(),
             Route::Bench => "#/bench".to_string(),
+            Route::Search => "#/search".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
         }
@@ -93,6 +96,7 @@ impl Route {
         let path = path.trim_start_matches('/').trim_end_matches('/');
         match path {
             "bench" => Route::Bench,
+            "search" => Route::Search,
             "" => Route::Home,
             "chapter-1" => Route::Chapter1,
             "chapter-2" => Route::Chapter2,
@@ -182,6 +186,7 @@ mod tests {
             Route::Monitoring,
             Route::MonitoringDay(27),
             Route::DriftCompare,
+            Route::Search,
         ];
         for route in routes {
             assert_eq!(Route::from_hash(&route.path()), route);

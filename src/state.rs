@@ -3,7 +3,7 @@
 //! One [`AppState`] is provided as context. Every write goes through its methods, so the
 //! order "create run → train → log metrics → end run" lives in one place.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use gloo_worker::{Spawnable, WorkerBridge};
@@ -14,10 +14,8 @@ use mlops_core::monitoring::jobs::{DriftResult, ReplayResult};
 use mlops_core::monitoring::replay::ReplayOptions;
 use mlops_core::protocol::{DatasetView, Request, Response, Slot, Source};
 use mlops_core::serving::batch::{ScoreOptions, ScoredBatch};
-use mlops_core::tracking::{
-    tags, ColumnSpec, MetricEntry, ModelSignature, RunOptions, RunStatus, TrackingError,
-    DEFAULT_EXPERIMENT_ID,
-};
+use mlops_core::tracking::autolog::{self, DataFile};
+use mlops_core::tracking::{tags, RunOptions, TrackingError, DEFAULT_EXPERIMENT_ID};
 use mlops_core::training::{TrainReport, TrainSpec};
 
 use crate::components::chart::prediction_histogram_svg;
@@ -33,7 +31,11 @@ use wasm_bindgen::JsCast;
 pub enum Pending {
     Load(Slot),
     Bench,
-    Train { run_id: String },
+    /// The run a training is logged in (empty when the store refused it) and its spec.
+    Train {
+        run_id: String,
+        spec: TrainSpec,
+    },
     Score,
     Replay,
     Drift,
@@ -76,6 +78,16 @@ pub struct AppState {
     bridge: StoredValue<Option<WorkerBridge<TrainerWorker>>, LocalStorage>,
     /// Trainings waiting for the worker (a sweep queues several).
     queue: StoredValue<VecDeque<(TrainSpec, RunContext)>, LocalStorage>,
+    /// What each loaded slot was decoded from, so a search's pool workers can decode
+    /// the same months; and the sources of the load in flight.
+    sources: StoredValue<SlotSources, LocalStorage>,
+}
+
+/// What each loaded slot was decoded from, and the sources of the load in flight.
+#[derive(Default)]
+struct SlotSources {
+    loaded: HashMap<Slot, Vec<Source>>,
+    loading: Option<Vec<Source>>,
 }
 
 const ACTIVE_EXPERIMENT_KEY: &str = "mlops-lab-active-experiment";
@@ -109,6 +121,7 @@ impl AppState {
             defaults_requested: RwSignal::new(false),
             bridge: StoredValue::new_local(None),
             queue: StoredValue::new_local(VecDeque::new()),
+            sources: StoredValue::new_local(SlotSources::default()),
         };
         state.spawn_worker();
         state.listen_for_worker_crashes();
@@ -160,6 +173,7 @@ impl AppState {
         });
         self.train_data.set(None);
         self.val_data.set(None);
+        self.sources.set_value(SlotSources::default());
         self.spawn_worker();
     }
 
@@ -167,15 +181,17 @@ impl AppState {
         expect_context::<Self>()
     }
 
+    /// The sources the loaded month of `slot` was decoded from (a search's pool workers
+    /// decode them again, each in its own memory).
+    pub fn sources(&self, slot: Slot) -> Option<Vec<Source>> {
+        self.sources.with_value(|sources| sources.loaded.get(&slot).cloned())
+    }
+
     pub fn dataset(&self, slot: Slot) -> RwSignal<Option<Arc<DatasetView>>> {
         match slot {
             Slot::Train => self.train_data,
             Slot::Validation => self.val_data,
         }
-    }
-
-    fn dataset_label(&self, slot: Slot) -> String {
-        self.dataset(slot).with_untracked(|d| d.as_ref().map(|d| d.label.clone()).unwrap_or_default())
     }
 
     pub fn is_busy(&self) -> bool {
@@ -198,6 +214,7 @@ impl AppState {
         self.error.set(None);
         self.pending.set(Some(Pending::Load(slot)));
         self.progress.set(Some((format!("Sending the {} data to the worker", slot.label()), 0.0)));
+        self.sources.update_value(|all| all.loading = Some(sources.clone()));
         self.send(Request::Load { slot, sources });
     }
 
@@ -265,6 +282,16 @@ impl AppState {
         self.send(request);
     }
 
+    /// Times the tree ensembles in the worker (`#/bench?trees_train=…&trees_val=…`).
+    pub fn bench_trees(&self, train: Vec<u8>, val: Vec<u8>, repeat: u32) {
+        if self.is_busy() {
+            return;
+        }
+        self.pending.set(Some(Pending::Bench));
+        self.progress.set(Some(("Benchmarking boosted trees and a random forest".to_string(), 0.0)));
+        self.send(Request::BenchTrees { train, val, repeat });
+    }
+
     /// Loads the simulated months into whichever slots are empty.
     pub fn load_defaults(&self) {
         if self.pending.with_untracked(Option::is_some) || self.train_data.with_untracked(Option::is_some) {
@@ -295,57 +322,47 @@ impl AppState {
         self.queue.with_value(VecDeque::len)
     }
 
-    /// Opens a run with its params, then asks the worker to train.
+    /// The files of both loaded months (name, rows, SHA-256), as autologging records them.
+    pub fn data_files(&self) -> Vec<DataFile> {
+        [Slot::Train, Slot::Validation]
+            .into_iter()
+            .flat_map(|slot| {
+                self.dataset(slot)
+                    .with_untracked(|d| d.as_ref().map(|d| d.data_files.clone()).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Opens a run with what autologging records before a fit (params, tags, data
+    /// files), then asks the worker to train.
     fn start_next_training(&self) {
         let Some((spec, context)) = self.queue.try_update_value(VecDeque::pop_front).flatten() else {
             return;
         };
         let state = *self;
         self.error.set(None);
-        self.pending.set(Some(Pending::Train { run_id: String::new() }));
+        self.pending.set(Some(Pending::Train { run_id: String::new(), spec }));
         self.progress.set(Some(("Opening a run".to_string(), 0.0)));
-        let train_label = self.dataset_label(Slot::Train);
-        let val_label = self.dataset_label(Slot::Validation);
+        let data_files = self.data_files();
         spawn_local(async move {
             let mut run_id = String::new();
             if let Some(client) = state.tracking.client() {
-                let class = spec.estimator.class_name();
-                let mut params = vec![
-                    ("model".to_string(), class.to_string()),
-                    ("features".to_string(), spec.feature_set.label().to_string()),
-                    ("duration_min".to_string(), spec.filter.min_minutes.to_string()),
-                    ("duration_max".to_string(), spec.filter.max_minutes.to_string()),
-                    ("train_data".to_string(), train_label.clone()),
-                    ("val_data".to_string(), val_label.clone()),
-                ];
-                params.extend(spec.estimator.logged_params());
-                let mut run_tags = vec![
-                    (tags::SOURCE_NAME.to_string(), "MLOps Lab · Chapter 1".to_string()),
-                    ("estimator_class".to_string(), class.to_string()),
-                    ("data.train".to_string(), train_label),
-                    ("data.validation".to_string(), val_label),
-                ];
+                let mut run_tags = vec![(tags::SOURCE_NAME.to_string(), "MLOps Lab · Chapter 1".to_string())];
                 run_tags.extend(context.tags.iter().cloned());
                 let experiment =
                     context.experiment_id.clone().unwrap_or_else(|| state.active_experiment.get_untracked());
                 let options = RunOptions {
-                    run_name: Some(format!("{} · {}", spec.estimator.label(), spec.feature_set.label())),
+                    run_name: None,
                     start_time: None,
                     tags: run_tags,
                     parent_run_id: context.parent_run_id.clone(),
                 };
-                let opened = match client.create_run(&experiment, options).await {
-                    Ok(run) => {
-                        run_id = run.run_id.clone();
-                        client.log_batch(&run.run_id, &[], &params, &[]).await
-                    }
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = opened {
-                    state.tracking.warning.set(Some(format!("This run could not be saved: {e}")));
+                match autolog::start_run(&client, &experiment, &spec, &data_files, options).await {
+                    Ok(run) => run_id = run.run_id,
+                    Err(e) => state.tracking.warning.set(Some(format!("This run could not be saved: {e}"))),
                 }
             }
-            state.pending.set(Some(Pending::Train { run_id }));
+            state.pending.set(Some(Pending::Train { run_id, spec }));
             state.send(Request::Train { spec });
         });
     }
@@ -355,6 +372,11 @@ impl AppState {
             Response::Progress { stage, fraction } => self.progress.set(Some((stage, fraction))),
             Response::Loaded(view) => {
                 let slot = view.slot;
+                self.sources.update_value(|all| {
+                    if let Some(sources) = all.loading.take() {
+                        all.loaded.insert(slot, sources);
+                    }
+                });
                 self.dataset(slot).set(Some(Arc::from(view)));
                 self.finish();
                 if self.defaults_requested.get_untracked() && self.val_data.with_untracked(Option::is_none) {
@@ -363,16 +385,16 @@ impl AppState {
                 }
             }
             Response::Trained(report) => {
-                let run_id = match self.pending.get_untracked() {
-                    Some(Pending::Train { run_id }) => Some(run_id),
+                let run = match self.pending.get_untracked() {
+                    Some(Pending::Train { run_id, spec }) => Some((run_id, spec)),
                     _ => None,
                 };
                 let report: Arc<TrainReport> = Arc::from(report);
                 self.report.set(Some(report.clone()));
                 self.finish();
-                if let Some(run_id) = run_id.filter(|id| !id.is_empty()) {
+                if let Some((run_id, spec)) = run.filter(|(id, _)| !id.is_empty()) {
                     let state = *self;
-                    spawn_local(async move { state.log_results(&run_id, &report).await });
+                    spawn_local(async move { state.log_results(&run_id, &spec, &report).await });
                 }
                 self.start_next_training();
             }
@@ -401,6 +423,34 @@ impl AppState {
                 self.bench_result.set(Some(json.to_string()));
                 self.finish();
             }
+            Response::TreesBench(report) => {
+                // The shape of `bench_trees`'s output: per model, the seconds from bytes to
+                // a scored model, and the fit alone.
+                use mlops_core::summary::median;
+                let model = |seconds: &[f64], fit: &[f64], val_rmse: f64| {
+                    let total: Vec<f64> = (0..seconds.len())
+                        .map(|i| report.decode_seconds[i] + report.prepare_seconds[i] + seconds[i])
+                        .collect();
+                    serde_json::json!({
+                        "seconds": total,
+                        "median_seconds": median(&total),
+                        "fit_median_seconds": median(fit),
+                        "val_rmse": val_rmse,
+                    })
+                };
+                let json = serde_json::json!({
+                    "runner": "wasm (release, Web Worker, headless Chromium)",
+                    "gbdt": model(&report.gbdt_seconds, &report.gbdt_fit_seconds, report.gbdt_val_rmse),
+                    "forest": model(&report.forest_seconds, &report.forest_fit_seconds, report.forest_val_rmse),
+                    "decode_median_seconds": report.decode_median_seconds,
+                    "n_train": report.n_train,
+                    "n_val": report.n_val,
+                });
+                self.bench_result.set(Some(json.to_string()));
+                self.finish();
+            }
+            // Only a search's pool workers are asked to prepare months and run trials.
+            Response::SearchPrepared { .. } | Response::TrialDone { .. } => {}
             Response::ScoreBench(report) => {
                 let json = serde_json::json!({
                     "runner": "wasm (release, Web Worker, headless Chromium)",
@@ -425,13 +475,12 @@ impl AppState {
                 self.finish();
             }
             Response::Failed { message } => {
-                if let Some(Pending::Train { run_id }) = self.pending.get_untracked() {
+                if let Some(Pending::Train { run_id, .. }) = self.pending.get_untracked() {
                     let state = *self;
                     let message = message.clone();
                     spawn_local(async move {
                         if let Some(client) = state.tracking.client().filter(|_| !run_id.is_empty()) {
-                            let _ = client.set_tag(&run_id, "error", &message).await;
-                            let _ = client.set_terminated(&run_id, RunStatus::Failed, None).await;
+                            let _ = autolog::fail_run(&client, &run_id, &message).await;
                         }
                     });
                     // The rest of a sweep would fail the same way.
@@ -448,44 +497,17 @@ impl AppState {
         self.progress.set(None);
     }
 
-    async fn log_results(&self, run_id: &str, report: &TrainReport) {
+    /// Records a finished training with autologging (metrics, learning curve, model,
+    /// `FINISHED`), after the chart of its predictions; then mirrors it if asked.
+    async fn log_results(&self, run_id: &str, spec: &TrainSpec, report: &TrainReport) {
         let Some(client) = self.tracking.client() else { return };
-        let now = js_sys::Date::now() as i64;
-        let metrics = [
-            ("rmse", report.val.rmse),
-            ("train_rmse", report.train.rmse),
-            ("val_rmse", report.val.rmse),
-            ("train_mae", report.train.mae),
-            ("val_mae", report.val.mae),
-            ("train_r2", report.train.r2),
-            ("val_r2", report.val.r2),
-            ("n_train", report.n_train as f64),
-            ("n_val", report.n_val as f64),
-            ("n_features", report.n_features as f64),
-            ("fit_seconds", report.fit_seconds),
-        ]
-        .into_iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(key, value)| MetricEntry { key: key.to_string(), value, timestamp: now, step: 0 })
-        .collect::<Vec<_>>();
-        let signature = ModelSignature {
-            inputs: vec![
-                ColumnSpec { name: "PULocationID".into(), kind: "long".into() },
-                ColumnSpec { name: "DOLocationID".into(), kind: "long".into() },
-                ColumnSpec { name: "trip_distance".into(), kind: "double".into() },
-            ],
-            outputs: vec![ColumnSpec { name: "duration".into(), kind: "double".into() }],
-        };
         let result = async {
-            client.log_batch(run_id, &metrics, &[], &[]).await?;
-            let flavor = mlops_core::tracking::migrate::LINEAR_FLAVOR;
-            client.log_model(run_id, "model", flavor, report.model.to_json().as_bytes(), signature).await?;
             if let Ok(svg) = prediction_histogram_svg(report) {
                 client
                     .log_artifact(run_id, "plots/predicted_vs_actual.svg", svg.as_bytes(), "image/svg+xml")
                     .await?;
             }
-            client.set_terminated(run_id, RunStatus::Finished, None).await
+            autolog::finish_run(&client, run_id, spec, report).await
         }
         .await;
         match result {

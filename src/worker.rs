@@ -9,15 +9,18 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
 use mlops_core::monitoring::jobs::{run_drift, run_drift_bench, run_replay};
 use mlops_core::protocol::{
-    dataset_view, load_sources, run_bench, run_score_bench, stage_label, Request, Response, Slot,
+    dataset_view, load_slot, prepare_search, run_bench, run_score_bench, run_trees_bench, run_trial,
+    stage_label, Request, Response, Slot,
 };
 use mlops_core::serving::batch::score_trips;
 use mlops_core::serving::service::LoadedModel;
-use mlops_core::training::train_and_evaluate;
+use mlops_core::training::{train_and_evaluate, PreparedData};
 use wasm_bindgen::JsCast;
 
 pub struct TrainerWorker {
     tables: HashMap<Slot, TripTable>,
+    /// A search pool worker's months, vectorized once for all its trials.
+    prepared: Option<PreparedData>,
 }
 
 fn now_seconds() -> f64 {
@@ -61,7 +64,7 @@ impl Worker for TrainerWorker {
     type Output = Response;
 
     fn create(_scope: &WorkerScope<Self>) -> Self {
-        Self { tables: HashMap::new() }
+        Self { tables: HashMap::new(), prepared: None }
     }
 
     fn update(&mut self, _scope: &WorkerScope<Self>, _msg: Self::Message) {}
@@ -76,9 +79,9 @@ impl Worker for TrainerWorker {
                         fraction: 0.0,
                     },
                 );
-                match load_sources(&sources) {
-                    Ok((table, files)) => {
-                        let view = dataset_view(slot, &sources, &table, files);
+                match load_slot(slot, &sources) {
+                    Ok((table, files, data_files)) => {
+                        let view = dataset_view(slot, &sources, &table, files, data_files);
                         self.tables.insert(slot, table);
                         Response::Loaded(Box::new(view))
                     }
@@ -162,6 +165,46 @@ impl Worker for TrainerWorker {
                     }
                 },
             },
+            Request::PrepareSearch { train, val, feature_set, filter } => {
+                self.prepared = None;
+                match prepare_search(&train, &val, feature_set, filter) {
+                    Ok((data, data_files)) => {
+                        let response = Response::SearchPrepared {
+                            n_train: data.n_train(),
+                            n_val: data.n_val(),
+                            n_features: data.n_features(),
+                            data_files,
+                        };
+                        self.prepared = Some(data);
+                        response
+                    }
+                    Err(message) => Response::Failed { message },
+                }
+            }
+            Request::Trial { tid, estimator } => {
+                let outcome = match &self.prepared {
+                    None => Err("this worker has no prepared months (PrepareSearch first)".to_string()),
+                    Some(data) => {
+                        let mut last_sent = 0.0;
+                        let mut progress = |stage, fraction: f64| {
+                            let now = now_seconds();
+                            if now - last_sent > 0.1 {
+                                last_sent = now;
+                                let stage = stage_label(stage).to_string();
+                                scope.respond(id, Response::Progress { stage, fraction });
+                            }
+                        };
+                        run_trial(&estimator, data, &now_seconds, &mut progress).map(Box::new)
+                    }
+                };
+                Response::TrialDone { tid, outcome }
+            }
+            Request::BenchTrees { train, val, repeat } => {
+                match run_trees_bench(&train, &val, repeat, &now_seconds) {
+                    Ok(report) => Response::TreesBench(report),
+                    Err(message) => Response::Failed { message },
+                }
+            }
             Request::Train { spec } => {
                 match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {
                     (Some(train), Some(val)) => {

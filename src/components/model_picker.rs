@@ -7,6 +7,7 @@
 //! the next request.
 
 use leptos::prelude::*;
+use mlops_core::models::Model;
 use mlops_core::serving::service::{LoadedModel, ServiceError};
 use mlops_core::tracking::registry::{RegisteredModel, Stage};
 use mlops_core::tracking::{LifecycleStage, Run};
@@ -82,12 +83,19 @@ pub fn uri_choices(models: &[RegisteredModel], runs: &[impl AsRef<Run>]) -> Vec<
 
 /// What is being served, in a sentence.
 fn served_summary(model: &LoadedModel) -> String {
-    let alpha = model.model.alpha.map(|a| format!(", alpha {a}")).unwrap_or_default();
+    let details = match &model.model {
+        Model::Linear(linear) => linear.alpha.map(|a| format!(", alpha {a}")).unwrap_or_default(),
+        Model::Trees(trees) => {
+            let leaves: usize = trees.trees.iter().map(|tree| tree.n_leaves()).sum();
+            let depth = trees.trees.iter().map(|tree| tree.depth()).max().unwrap_or(0);
+            format!(", {} trees, {leaves} leaves, depth {depth}", trees.trees.len())
+        }
+    };
     format!(
-        "{}{alpha} on {} ({} features)",
-        model.model.kind.class_name(),
-        model.model.feature_set.label(),
-        model.model.feature_names.len()
+        "{}{details} on {} ({} features)",
+        model.model.class_name(),
+        model.model.feature_set().label(),
+        model.model.feature_names().len()
     )
 }
 

@@ -3,7 +3,10 @@
 //! `#/bench?tracking=N` times logging and searching N runs; `#/bench?score_train=URL&
 //! score_month=URL&repeat=N` times Chapter 4's batch scoring; `#/bench?drift_reference=URL&
 //! drift_current=URL&replay_reference=URL&replay_current=URL&repeat=N` times Chapter 5's
-//! full drift report between two files and a month's replay.
+//! full drift report between two files and a month's replay; `#/bench?trees_train=URL&
+//! trees_val=URL&repeat=N` times decoding plus a 200-round GBDT and a 100-tree forest in the
+//! worker; `#/bench?search_train=URL&search_val=URL&workers=N` runs the course's 50-trial
+//! XGBoost search end to end with the worker pool (`&evals=N` for a shorter one).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -52,6 +55,24 @@ pub fn BenchPage() -> impl IntoView {
             };
             match request.await {
                 Ok(request) => state.bench_drift(request),
+                Err(e) => state.error.set(Some(e)),
+            }
+        });
+    }
+    if let (Some(train), Some(val)) = (get("trees_train"), get("trees_val")) {
+        spawn_local(async move {
+            match (fetch_bytes(&train).await, fetch_bytes(&val).await) {
+                (Ok(train), Ok(val)) => state.bench_trees(train, val, repeat),
+                (Err(e), _) | (_, Err(e)) => state.error.set(Some(e)),
+            }
+        });
+    }
+    if let (Some(train), Some(val)) = (get("search_train"), get("search_val")) {
+        let workers = get("workers").and_then(|w| w.parse::<u32>().ok());
+        let evals = get("evals").and_then(|e| e.parse::<u32>().ok());
+        spawn_local(async move {
+            match search_bench(state, &train, &val, workers, evals).await {
+                Ok(json) => state.bench_result.set(Some(json)),
                 Err(e) => state.error.set(Some(e)),
             }
         });
@@ -174,4 +195,98 @@ async fn tracking_bench(state: AppState, runs: usize) -> Result<String, String> 
         "search_runs_median_ms": median(&search_runs_ms),
     })
     .to_string())
+}
+
+/// `#/bench?search_train=URL&search_val=URL&workers=N`: loads both months, runs the
+/// course's XGBoost search (50 TPE trials; `evals` for fewer) with the worker pool in the
+/// experiment `bench-search`, and reports the wall time from start to the last trial.
+async fn search_bench(
+    state: AppState,
+    train_url: &str,
+    val_url: &str,
+    workers: Option<u32>,
+    evals: Option<u32>,
+) -> Result<String, String> {
+    use mlops_core::protocol::{Slot, Source};
+    use mlops_core::search::presets;
+    use mlops_core::tuning::{Family, SearchState};
+
+    use crate::search_state::{NewSearch, Searches};
+
+    let searches = Searches::use_context();
+    let sleep = || gloo_timers::future::TimeoutFuture::new(100);
+    let tracking = state.tracking;
+    while !tracking.ready.get_untracked() {
+        sleep().await;
+    }
+    let client = tracking.open_client().map_err(|e| e.to_string())?;
+    let experiment = match client.get_experiment_by_name("bench-search").await.map_err(|e| e.to_string())? {
+        Some(found) => found.experiment_id,
+        None => client.create_experiment("bench-search", &[]).await.map_err(|e| e.to_string())?,
+    };
+    state.active_experiment.set(experiment);
+    for (slot, url) in [(Slot::Train, train_url), (Slot::Validation, val_url)] {
+        let bytes = fetch_bytes(url).await?;
+        let name = url.rsplit('/').next().unwrap_or(url).to_string();
+        while state.is_busy() {
+            sleep().await;
+        }
+        state.load(slot, vec![Source::File { name: name.clone(), bytes }]);
+        while state.dataset(slot).with_untracked(|d| d.as_ref().is_none_or(|d| d.label != name)) {
+            if let Some(error) = state.error.get_untracked() {
+                return Err(error);
+            }
+            sleep().await;
+        }
+    }
+    if let Some(workers) = workers {
+        searches.workers_wanted.set(workers.clamp(1, 8));
+    }
+    let pool = searches.workers_wanted.get_untracked();
+    let mut spec = presets::course_xgboost();
+    spec.parallelism = pool;
+    if let Some(evals) = evals {
+        spec.max_evals = evals.max(1);
+    }
+    let trials = spec.max_evals;
+    let started = now_ms();
+    searches
+        .start(vec![NewSearch {
+            name: format!("bench-course-xgboost-{trials}"),
+            family: Family::Gbdt,
+            feature_set: mlops_core::features::FeatureSet::PuDo,
+            spec,
+            compare: None,
+        }])
+        .await?;
+    loop {
+        let done = searches.active.with_untracked(|a| a.as_ref().map(|a| (a.record.state, a.record.clone())));
+        match done {
+            Some((SearchState::Complete, record)) => {
+                let seconds = (now_ms() - started) / 1000.0;
+                let (ok, failed, total) = record.counts();
+                let best = record.search.best().and_then(|t| t.loss());
+                return Ok(serde_json::json!({
+                    "runner": "wasm (release, Web Worker pool, headless Chromium)",
+                    "trials": total,
+                    "finished": ok,
+                    "failed": failed,
+                    "workers": pool,
+                    "hardware_concurrency": crate::search_state::hardware_concurrency(),
+                    "wall_seconds": seconds,
+                    "trials_per_minute": f64::from(total) / (seconds / 60.0),
+                    "best_val_rmse": best,
+                })
+                .to_string());
+            }
+            Some((SearchState::Paused | SearchState::Cancelled, _)) => {
+                return Err(searches
+                    .message
+                    .get_untracked()
+                    .and_then(Result::err)
+                    .unwrap_or_else(|| "the search stopped".into()));
+            }
+            _ => gloo_timers::future::TimeoutFuture::new(500).await,
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use mlops_core::features::{DurationFilter, FeatureSet};
-use mlops_core::models::{Model, ModelKind, ModelParams};
+use mlops_core::models::Model;
 use mlops_core::protocol::Slot;
 use mlops_core::training::{TrainReport, TrainSpec};
 
@@ -12,6 +12,8 @@ use crate::components::chart::{prediction_histogram_svg, SvgImage};
 use crate::components::data_panel::DatasetPanel;
 use crate::components::download::download_text;
 use crate::components::maturity::MaturityAssessment;
+use crate::components::model_form::{ModelForm, ModelFormState};
+use crate::components::search_charts::learning_curve_svg;
 use crate::routes::Route;
 use crate::state::AppState;
 
@@ -56,44 +58,26 @@ fn ErrorMessage() -> impl IntoView {
 #[component]
 fn TrainPanel() -> impl IntoView {
     let state = AppState::use_context();
-    let kind = RwSignal::new(ModelKind::LinearRegression);
-    let alpha = RwSignal::new("1.0".to_string());
+    let form = ModelFormState::new();
+    let estimator = Memo::new(move |_| form.estimator());
     let feature_set = RwSignal::new(FeatureSet::PuDo);
     let ready = move || {
-        state.train_data.with(Option::is_some) && state.val_data.with(Option::is_some) && !state.is_busy()
+        state.train_data.with(Option::is_some)
+            && state.val_data.with(Option::is_some)
+            && !state.is_busy()
+            && estimator.with(Result::is_ok)
     };
-    let train = move |_| {
-        let Ok(alpha_value) = alpha.get().trim().parse::<f64>() else {
-            state.error.set(Some(format!("alpha must be a number, got `{}`", alpha.get())));
-            return;
-        };
-        let params = ModelParams::new(kind.get()).alpha(alpha_value);
-        if let Err(e) = params.check() {
-            state.error.set(Some(e.to_string()));
-            return;
-        }
-        let spec = TrainSpec {
-            estimator: params.into(),
+    let train = move |_| match estimator.get() {
+        Ok(estimator) => state.train(TrainSpec {
+            estimator,
             feature_set: feature_set.get(),
             filter: DurationFilter::default(),
-        };
-        state.train(spec);
+        }),
+        Err(e) => state.error.set(Some(e.message)),
     };
     view! {
         <div class="train-panel" data-testid="train-panel">
-            <label>"Model "
-                <select data-testid="model-kind" on:change=move |ev| {
-                    if let Some(k) = ModelKind::parse(&event_target_value(&ev)) { kind.set(k) }
-                }>
-                    <option value="linear" selected>"Linear regression"</option>
-                    <option value="ridge">"Ridge"</option>
-                    <option value="lasso">"Lasso"</option>
-                </select>
-            </label>
-            <label class:hidden=move || !kind.get().uses_alpha()>" alpha "
-                <input type="text" inputmode="decimal" size="6" data-testid="alpha" prop:value=move || alpha.get()
-                    on:input=move |ev| alpha.set(event_target_value(&ev))/>
-            </label>
+            <ModelForm form/>
             <label>" Features "
                 <select data-testid="feature-set" on:change=move |ev| feature_set.set(
                     if event_target_value(&ev) == "pu_and_do" { FeatureSet::PuAndDo } else { FeatureSet::PuDo })>
@@ -106,6 +90,10 @@ fn TrainPanel() -> impl IntoView {
             <Show when=move || !state.train_data.with(Option::is_some) || !state.val_data.with(Option::is_some)>
                 <span class="muted">" Load a training and a validation month first."</span>
             </Show>
+            <p class="muted">
+                "Tuning many settings at once? The " <a href=Route::Search.path()>"hyperparameter search"</a>
+                " tries them for you, in parallel workers."
+            </p>
         </div>
     }
 }
@@ -155,6 +143,18 @@ fn Results(report: Arc<TrainReport>) -> impl IntoView {
                 {format!("{unseen_share:.1}% of validation rides have a zone category never seen in training.")}
             </p>
             <SvgImage svg=chart alt="Distributions of actual and predicted durations on the validation month" testid="prediction-chart"/>
+            {(!report.history.is_empty()).then(|| {
+                let rounds = report.history.len();
+                let best = report.history.iter().filter_map(|r| Some((r.round, r.val_rmse?))).min_by(|a, b| a.1.total_cmp(&b.1));
+                view! {
+                    <SvgImage svg=learning_curve_svg(&report.history) alt="Training and validation RMSE after every boosting round" testid="learning-curve"/>
+                    <p class="muted" data-testid="learning-curve-note">
+                        {format!("{rounds} boosting rounds kept")}
+                        {best.map(|(round, rmse)| format!("; the best validation RMSE, {rmse:.4}, came at round {round}"))}
+                        "."
+                    </p>
+                }
+            })}
             <p>
                 <button on:click=download data-testid="download-model">"Download the model (JSON)"</button>
                 " · saved as a run — " <a href=Route::Runs.path()>"see all runs"</a>

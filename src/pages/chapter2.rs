@@ -17,6 +17,7 @@ use mlops_core::training::TrainSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::components::step::Step;
+use crate::pages::chapter2_tuning as tuning_steps;
 use crate::routes::Route;
 use crate::state::{AppState, Pending, RunContext};
 use crate::storage::prefs;
@@ -30,7 +31,7 @@ pub const SWEEP_ALPHAS: [f64; 5] = [0.0001, 0.001, 0.01, 0.1, 1.0];
 pub const COURSE_QUERY: &str = "metrics.rmse < 7";
 pub const ORDER_BY: &str = "metrics.rmse ASC";
 pub const PROGRESS_KEY: &str = "mlops-lab-chapter2-progress";
-const STEPS: [char; 7] = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+const STEPS: [char; 12] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
 /// Marks this chapter's sweep parents, so the page only ever ends runs it started.
 const SWEEP_TAG: &str = "mlops-lab.sweep";
 
@@ -87,10 +88,21 @@ pub fn Chapter2Page() -> impl IntoView {
     let done_f = Memo::new(move |_| model.with(|m| m.as_ref().is_some_and(rolled_back)));
     let done_g =
         Memo::new(move |_| done_f.get() && stored.with_value(|p| p.reloaded_since_f(&page_load_id())));
+    let done_h = Memo::new(move |_| runs.with(|r| tuning_steps::completed_search(r).is_some()));
+    let done_i = Memo::new(move |_| runs.with(|r| tuning_steps::comparison_done(r)));
+    let done_j = Memo::new(move |_| runs.with(|r| tuning_steps::autologged_trial(r).is_some()));
+    let answered_right = RwSignal::new(false);
+    let done_k = Memo::new(move |_| answered_right.get() || stored.with_value(|p| p.done.contains(&'k')));
+    let done_l = Memo::new(move |_| {
+        model
+            .with(|m| m.as_ref().is_some_and(|m| runs.with(|r| tuning_steps::search_winner_registered(m, r))))
+    });
+    let all_done =
+        [done_a, done_b, done_c, done_d, done_e, done_f, done_g, done_h, done_i, done_j, done_k, done_l];
 
     // Remember progress: localStorage is not a signal, so writing it here is safe.
     Effect::new(move |_| {
-        let flags = [done_a, done_b, done_c, done_d, done_e, done_f, done_g].map(|m| m.get());
+        let flags = all_done.map(|m| m.get());
         let mut progress = read_progress();
         for (letter, done) in STEPS.iter().zip(flags) {
             if done {
@@ -107,11 +119,11 @@ pub fn Chapter2Page() -> impl IntoView {
             {crate::lesson!("chapter2/vocabulary.md")}
             <h2>"Hands on"</h2>
             <p class="muted">
-                "Seven steps, each with a button. A step ticks itself when the data shows it is done — "
-                "do it here, or on the Runs and Models pages."
+                "Twelve steps, each with a button. A step ticks itself when the data shows it is done — "
+                "do it here, or on the Runs, Models and Search pages."
             </p>
             <ol class="step-summary">
-                {STEPS.into_iter().zip([done_a, done_b, done_c, done_d, done_e, done_f, done_g]).map(|(letter, done)| view! {
+                {STEPS.into_iter().zip(all_done).map(|(letter, done)| view! {
                     <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
                 }).collect_view()}
             </ol>
@@ -144,9 +156,11 @@ pub fn Chapter2Page() -> impl IntoView {
                     </span>
                 </p>
             </Step>
+            <tuning_steps::TuningSteps experiment runs data_loaded done_h done_i done_j done_k done_l answered_right/>
             {crate::lesson!("chapter2/scenarios.md")}
             <p>
-                "Next: see every run on the " <a href=Route::Runs.path()>"Runs page"</a>
+                "Next: tune your own search on the " <a href=Route::Search.path()>"search page"</a>
+                ", see every run on the " <a href=Route::Runs.path()>"Runs page"</a>
                 ", the registry on the " <a href=Route::Models.path()>"Models page"</a>
                 ", or connect a real MLflow server in " <a href=Route::Settings.path()>"Settings"</a> "."
             </p>

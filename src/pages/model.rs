@@ -266,6 +266,13 @@ fn VersionRow(
         let id = run_id();
         tracking.run(&id).map(|run| run.run_name.clone()).filter(|n| !n.is_empty()).unwrap_or(id)
     };
+    // The estimator (a linear model, XGBRegressor, a forest), from the run's `model` param.
+    let estimator = move || {
+        tracking
+            .run(&run_id())
+            .and_then(|run| run.params.get("model").cloned())
+            .map(|name| format!(" · {name}"))
+    };
     let transition = move |_| {
         op.dispatch(Op::Transition { version, stage: choice.get_untracked(), archive_existing: archive() });
     };
@@ -294,7 +301,11 @@ fn VersionRow(
                     if id.is_empty() {
                         view! { <span class="muted">{this().map(|v| v.source).unwrap_or_default()}</span> }.into_any()
                     } else {
-                        view! { <a href=Route::Run(id).path() data-testid="version-run">{run_label}</a> }.into_any()
+                        view! {
+                            <a href=Route::Run(id).path() data-testid="version-run">{run_label}</a>
+                            <span class="muted" data-testid="version-estimator">{estimator}</span>
+                        }
+                        .into_any()
                     }
                 }}
             </td>

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leptos::prelude::*;
+use mlops_core::models::Model;
 use mlops_core::summary::format_utc_millis;
 use mlops_core::tracking::registry::ModelVersion;
 use mlops_core::tracking::{
@@ -757,6 +758,7 @@ fn LoggedModelCard(id: StoredValue<String>, model: LoggedModel, deleted: Memo<bo
                 {signature_table("Inputs", model.signature.inputs.clone())}
                 {signature_table("Outputs", model.signature.outputs.clone())}
             </div>
+            <ModelSummary id artifact_path/>
             <form class="inline-form" on:submit=move |ev| {
                 ev.prevent_default();
                 register.dispatch(name.get_untracked());
@@ -773,6 +775,39 @@ fn LoggedModelCard(id: StoredValue<String>, model: LoggedModel, deleted: Memo<bo
             </form>
             {result}
         </div>
+    }
+}
+
+/// What the logged model is: a linear model's intercept and largest coefficients, or an
+/// ensemble's trees, leaves, depth and hyperparameters ([`Model::summary`]).
+#[component]
+fn ModelSummary(id: StoredValue<String>, artifact_path: StoredValue<String>) -> impl IntoView {
+    let tracking = Tracking::use_context();
+    let summary = LocalResource::new(move || {
+        let run_id = id.get_value();
+        let path = format!("{}/model.json", artifact_path.get_value());
+        async move {
+            let client = open_client(tracking)?;
+            let bytes = client.download_artifact(&run_id, &path).await.map_err(|e| e.to_string())?;
+            let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
+            Model::from_json(text).map(|model| model.summary()).map_err(|e| e.to_string())
+        }
+    });
+    move || {
+        summary.get().map(|found| match found {
+            Ok(rows) => view! {
+                <table class="kv" data-testid="model-summary">
+                    <tbody>
+                        {rows.into_iter().map(|(label, value)| view! { <tr><th>{label}</th><td>{value}</td></tr> }).collect_view()}
+                    </tbody>
+                </table>
+            }
+            .into_any(),
+            Err(e) => view! {
+                <p class="muted" data-testid="model-summary">{format!("The model file cannot be summarised: {e}")}</p>
+            }
+            .into_any(),
+        })
     }
 }
 

@@ -8,10 +8,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{load_trips, read_file_info, DataError, Field, FileInfo, TripTable};
-use crate::features::{duration_minutes, DurationFilter};
+use crate::features::{duration_minutes, DurationFilter, FeatureSet};
 use crate::simulate::{simulate_month_parquet, CityParams};
 use crate::summary::{first_rows, summarize, ColumnSummary, Histogram};
-use crate::training::{Stage, TrainReport, TrainSpec};
+use crate::tracking::autolog::{DataFile, TRAIN_ROLE, VALIDATION_ROLE};
+use crate::training::{fit_and_evaluate, Estimator, PreparedData, Stage, TrainReport, TrainSpec};
+use crate::trees::{ForestParams, GbdtParams};
 
 /// Which month a dataset plays in Chapter 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,6 +27,14 @@ impl Slot {
         match self {
             Slot::Train => "training",
             Slot::Validation => "validation",
+        }
+    }
+
+    /// The role autologging records the slot's files under (`train`, `validation`).
+    pub fn role(self) -> &'static str {
+        match self {
+            Slot::Train => TRAIN_ROLE,
+            Slot::Validation => VALIDATION_ROLE,
         }
     }
 }
@@ -76,6 +86,14 @@ pub enum Request {
         replay_current: Vec<u8>,
         repeat: u32,
     },
+    /// A search's pool worker: decode, filter and vectorize both months once and keep
+    /// them; every [`Request::Trial`] after this fits on them.
+    PrepareSearch { train: Vec<Source>, val: Vec<Source>, feature_set: FeatureSet, filter: DurationFilter },
+    /// One trial of a search: fit this estimator on the prepared months and score it.
+    Trial { tid: u32, estimator: Estimator },
+    /// The trees benchmark (see `bench/`): decode both months, then fit
+    /// [`bench_gbdt_params`] and [`bench_forest_params`], `repeat` times.
+    BenchTrees { train: Vec<u8>, val: Vec<u8>, repeat: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +114,20 @@ pub enum Response {
     Replayed(Box<crate::monitoring::jobs::ReplayResult>),
     DriftReported(Box<crate::monitoring::jobs::DriftResult>),
     DriftBench(crate::monitoring::jobs::DriftBenchReport),
+    /// The months of a [`Request::PrepareSearch`] are ready.
+    SearchPrepared {
+        n_train: usize,
+        n_val: usize,
+        n_features: usize,
+        /// The files decoded, with rows and SHA-256, for the trials' runs.
+        data_files: Vec<DataFile>,
+    },
+    /// A trial finished (its report) or failed (why).
+    TrialDone {
+        tid: u32,
+        outcome: Result<Box<TrainReport>, String>,
+    },
+    TreesBench(TreesBenchReport),
     Failed {
         message: String,
     },
@@ -168,10 +200,7 @@ pub fn run_score_bench(
         &mut |_, _| {},
     )
     .map_err(|e| e.to_string())?;
-    let crate::models::Model::Linear(linear) = report.model else {
-        return Err("the scoring benchmark expects the linear baseline".to_string());
-    };
-    let model = LoadedModel::new(linear, "bench");
+    let model = LoadedModel::new(report.model, "bench");
     let options =
         ScoreOptions { taxi_type: "green".into(), year: 2021, month: 2, run_id: "bench".into(), seed: 42 };
     let mut seconds = Vec::new();
@@ -184,6 +213,138 @@ pub fn run_score_bench(
     }
     let median_seconds = crate::summary::median(&seconds);
     Ok(ScoreBenchReport { seconds, median_seconds, rows, rows_per_second: rows as f64 / median_seconds })
+}
+
+/// A search worker's months, decoded, filtered and vectorized once, and the files they
+/// came from.
+pub fn prepare_search(
+    train: &[Source],
+    val: &[Source],
+    feature_set: FeatureSet,
+    filter: DurationFilter,
+) -> Result<(PreparedData, Vec<DataFile>), String> {
+    let (train_table, _, mut files) =
+        load_slot(Slot::Train, train).map_err(|e| format!("training data: {e}"))?;
+    let (val_table, _, val_files) =
+        load_slot(Slot::Validation, val).map_err(|e| format!("validation data: {e}"))?;
+    files.extend(val_files);
+    let data = PreparedData::new(&train_table, &val_table, feature_set, filter, &mut |_, _| {})
+        .map_err(|e| e.to_string())?;
+    Ok((data, files))
+}
+
+/// One trial on prepared months: the report, or a message for the trial's failure.
+pub fn run_trial(
+    estimator: &Estimator,
+    data: &PreparedData,
+    now_seconds: &dyn Fn() -> f64,
+    progress: &mut dyn FnMut(Stage, f64),
+) -> Result<TrainReport, String> {
+    fit_and_evaluate(estimator, data, now_seconds, progress).map_err(|e| e.to_string())
+}
+
+/// The trees benchmark's boosting: the course's best parameters, 200 rounds, no early
+/// stopping (every runner fits the same number of trees).
+pub fn bench_gbdt_params() -> GbdtParams {
+    GbdtParams { num_boost_round: 200, early_stopping_rounds: None, ..GbdtParams::course_best() }
+}
+
+/// The trees benchmark's forest: 100 trees of depth at most 20, `random_state` 0.
+pub fn bench_forest_params() -> ForestParams {
+    ForestParams { n_estimators: 100, max_depth: Some(20), random_state: 0, ..ForestParams::default() }
+}
+
+/// Timings of [`Request::BenchTrees`], measured inside the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreesBenchReport {
+    /// Decoding both months from bytes.
+    pub decode_seconds: Vec<f64>,
+    /// Filtering and vectorizing both months.
+    pub prepare_seconds: Vec<f64>,
+    /// Fitting and scoring the GBDT (200 rounds).
+    pub gbdt_seconds: Vec<f64>,
+    /// Fitting the GBDT only.
+    pub gbdt_fit_seconds: Vec<f64>,
+    /// Fitting and scoring the forest (100 trees).
+    pub forest_seconds: Vec<f64>,
+    /// Fitting the forest only.
+    pub forest_fit_seconds: Vec<f64>,
+    pub decode_median_seconds: f64,
+    pub gbdt_median_seconds: f64,
+    pub forest_median_seconds: f64,
+    pub gbdt_val_rmse: f64,
+    pub forest_val_rmse: f64,
+    pub n_train: usize,
+    pub n_val: usize,
+}
+
+/// Decodes both months, then fits the benchmark's GBDT and forest on them, `repeat`
+/// times, with the caller's clock.
+pub fn run_trees_bench(
+    train: &[u8],
+    val: &[u8],
+    repeat: u32,
+    now_seconds: &dyn Fn() -> f64,
+) -> Result<TreesBenchReport, String> {
+    use crate::features::TRAINING_FIELDS;
+    let mut report = TreesBenchReport {
+        decode_seconds: Vec::new(),
+        prepare_seconds: Vec::new(),
+        gbdt_seconds: Vec::new(),
+        gbdt_fit_seconds: Vec::new(),
+        forest_seconds: Vec::new(),
+        forest_fit_seconds: Vec::new(),
+        decode_median_seconds: f64::NAN,
+        gbdt_median_seconds: f64::NAN,
+        forest_median_seconds: f64::NAN,
+        gbdt_val_rmse: f64::NAN,
+        forest_val_rmse: f64::NAN,
+        n_train: 0,
+        n_val: 0,
+    };
+    for _ in 0..repeat.max(1) {
+        let start = now_seconds();
+        let train_table =
+            load_trips(Bytes::from(train.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        let val_table = load_trips(Bytes::from(val.to_vec()), &TRAINING_FIELDS).map_err(|e| e.to_string())?;
+        let decoded = now_seconds();
+        report.decode_seconds.push(decoded - start);
+        let data = PreparedData::new(
+            &train_table,
+            &val_table,
+            FeatureSet::PuDo,
+            DurationFilter::default(),
+            &mut |_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
+        report.prepare_seconds.push(now_seconds() - decoded);
+        for (estimator, seconds, fit_seconds, rmse) in [
+            (
+                Estimator::Gbdt(bench_gbdt_params()),
+                &mut report.gbdt_seconds,
+                &mut report.gbdt_fit_seconds,
+                &mut report.gbdt_val_rmse,
+            ),
+            (
+                Estimator::Forest(bench_forest_params()),
+                &mut report.forest_seconds,
+                &mut report.forest_fit_seconds,
+                &mut report.forest_val_rmse,
+            ),
+        ] {
+            let start = now_seconds();
+            let fitted = run_trial(&estimator, &data, now_seconds, &mut |_, _| {})?;
+            seconds.push(now_seconds() - start);
+            fit_seconds.push(fitted.fit_seconds);
+            *rmse = fitted.val.rmse;
+        }
+        report.n_train = data.n_train();
+        report.n_val = data.n_val();
+    }
+    report.decode_median_seconds = crate::summary::median(&report.decode_seconds);
+    report.gbdt_median_seconds = crate::summary::median(&report.gbdt_seconds);
+    report.forest_median_seconds = crate::summary::median(&report.forest_seconds);
+    Ok(report)
 }
 
 /// What the page shows about a loaded dataset.
@@ -202,6 +363,9 @@ pub struct DatasetView {
     /// …and of the rides the 1–60 minute filter keeps, on the same bins.
     pub kept_duration_histogram: Histogram,
     pub share_outside_filter: f64,
+    /// Each source's name, rows and SHA-256 (a simulated month: of its generated
+    /// parquet), which autologging records with every run trained on the slot.
+    pub data_files: Vec<DataFile>,
 }
 
 pub fn stage_label(stage: Stage) -> &'static str {
@@ -215,11 +379,25 @@ pub fn stage_label(stage: Stage) -> &'static str {
 
 /// Decodes every source and appends them. Errors name the source that failed.
 pub fn load_sources(sources: &[Source]) -> Result<(TripTable, Vec<(String, FileInfo)>), String> {
+    decode_sources(sources, None).map(|(table, infos, _)| (table, infos))
+}
+
+/// [`load_sources`] for a slot, also describing each source as a [`DataFile`] of the
+/// slot's role (its bytes hashed), for autologging.
+pub fn load_slot(slot: Slot, sources: &[Source]) -> Result<LoadedSources, String> {
+    decode_sources(sources, Some(slot.role()))
+}
+
+/// A decoded slot: the appended table, each source's parquet facts and its [`DataFile`].
+pub type LoadedSources = (TripTable, Vec<(String, FileInfo)>, Vec<DataFile>);
+
+fn decode_sources(sources: &[Source], role: Option<&str>) -> Result<LoadedSources, String> {
     if sources.is_empty() {
         return Err("no file was given".to_string());
     }
     let mut table = TripTable::default();
     let mut infos = Vec::new();
+    let mut data_files = Vec::new();
     for source in sources {
         let bytes: Bytes = match source {
             Source::File { bytes, .. } => Bytes::from(bytes.clone()),
@@ -229,11 +407,18 @@ pub fn load_sources(sources: &[Source]) -> Result<(TripTable, Vec<(String, FileI
         };
         let describe = |e: DataError| format!("{}: {e}", source.label());
         let info = read_file_info(bytes.clone()).map_err(describe)?;
+        if let Some(role) = role {
+            // Rows are filled in once decoded; hashing first lets `bytes` move into the loader.
+            data_files.push(DataFile::from_bytes(role, &source.label(), &bytes, 0));
+        }
         let part = load_trips(bytes, &Field::ALL).map_err(describe)?;
+        if let Some(file) = data_files.last_mut() {
+            file.rows = part.n_rows;
+        }
         infos.push((source.label(), info));
         table.append(part);
     }
-    Ok((table, infos))
+    Ok((table, infos, data_files))
 }
 
 /// The view of a loaded table.
@@ -242,6 +427,7 @@ pub fn dataset_view(
     sources: &[Source],
     table: &TripTable,
     files: Vec<(String, FileInfo)>,
+    data_files: Vec<DataFile>,
 ) -> DatasetView {
     let durations: Vec<f64> = duration_minutes(table).into_iter().flatten().collect();
     let filter = DurationFilter::default();
@@ -268,6 +454,7 @@ pub fn dataset_view(
         } else {
             outside as f64 / durations.len() as f64
         },
+        data_files,
     }
 }
 
@@ -329,6 +516,152 @@ mod tests {
         let err = load_sources(&sources).expect_err("not parquet");
         assert!(err.starts_with("notes.csv: this is not a parquet file"), "{err}");
         assert!(load_sources(&[]).is_err());
+    }
+
+    /// Search requests carry typed estimators (no `serde_json::Value`), so they cross the
+    /// worker bridge's bincode; a trial's answer carries the report or the message.
+    #[test]
+    fn search_requests_survive_the_worker_codec() {
+        use crate::trees::{MaxFeatures, TreeEncoding};
+        let requests = [
+            Request::PrepareSearch {
+                train: vec![Source::Simulated(CityParams::default())],
+                val: vec![Source::File { name: "feb.parquet".into(), bytes: vec![1, 2, 3] }],
+                feature_set: FeatureSet::PuAndDo,
+                filter: DurationFilter::default(),
+            },
+            Request::Trial {
+                tid: 7,
+                estimator: Estimator::Gbdt(GbdtParams {
+                    early_stopping_rounds: Some(5),
+                    encoding: TreeEncoding::Categorical,
+                    ..GbdtParams::course_best()
+                }),
+            },
+            Request::Trial {
+                tid: 8,
+                estimator: Estimator::Forest(ForestParams {
+                    max_features: MaxFeatures::Fraction(0.5),
+                    max_depth: None,
+                    ..ForestParams::default()
+                }),
+            },
+            Request::BenchTrees { train: vec![1], val: vec![2], repeat: 3 },
+        ];
+        for request in requests {
+            let bytes = bincode::serialize(&request).expect("encodes");
+            let back: Request = bincode::deserialize(&bytes).expect("decodes");
+            assert_eq!(back, request);
+        }
+        let failed = Response::TrialDone { tid: 3, outcome: Err("max_depth must be 1 to 64".into()) };
+        let back: Response = bincode::deserialize(&bincode::serialize(&failed).expect("encodes")).expect("decodes");
+        assert_eq!(back, failed);
+    }
+
+    /// Regression: a report with a tree model could not cross the worker bridge — the
+    /// tree artifact leaves empty fields out of its serde output, which bincode cannot
+    /// read back ("Invalid size … sizes must fit in a usize"), so the page stopped when
+    /// the first trial (or a Chapter 1 GBDT) came back.
+    #[test]
+    fn reports_with_tree_models_survive_the_worker_codec() {
+        use crate::features::FeatureSet;
+        use crate::metrics::RegressionMetrics;
+        use crate::trees::{Tree, TreeEncoding, TreeKind, TreeModel};
+        let leaf = Tree {
+            feature: vec![-1],
+            threshold: vec![0.0],
+            default_left: vec![true],
+            left: vec![0],
+            right: vec![0],
+            value: vec![12.5],
+            ..Tree::default()
+        };
+        let model = TreeModel {
+            kind: TreeKind::Gbdt,
+            feature_set: FeatureSet::PuDo,
+            encoding: TreeEncoding::OneHot,
+            feature_names: vec!["trip_distance".into()],
+            base_score: 15.0,
+            trees: vec![leaf],
+            params: vec![("max_depth".into(), "6".into())],
+            best_iteration: None,
+        };
+        let metrics = RegressionMetrics { rmse: 6.0, mae: 4.0, r2: 0.5 };
+        let report = TrainReport {
+            n_train: 10,
+            n_val: 5,
+            n_features: 1,
+            train_nnz: 10,
+            train: metrics,
+            val: metrics,
+            fit_seconds: 0.5,
+            train_dropped_by_filter: 0,
+            val_dropped_by_filter: 0,
+            val_unseen_rows: 0,
+            val_sample: vec![(1.0, 2.0)],
+            model: model.into(),
+            history: Vec::new(),
+        };
+        let done = Response::TrialDone { tid: 4, outcome: Ok(Box::new(report.clone())) };
+        for response in [done, Response::Trained(Box::new(report))] {
+            let bytes = bincode::serialize(&response).expect("encodes");
+            let back: Response = bincode::deserialize(&bytes).expect("decodes");
+            assert_eq!(back, response);
+        }
+    }
+
+    /// A prepared worker answers trials from memory, with the same numbers as a
+    /// training from scratch.
+    #[test]
+    fn trials_on_prepared_months_match_a_full_training() {
+        use crate::models::{ModelKind, ModelParams};
+        let month = |month| Source::Simulated(CityParams { trips: 3_000, month, ..CityParams::default() });
+        let (data, files) =
+            prepare_search(&[month(1)], &[month(2)], FeatureSet::PuDo, DurationFilter::default())
+                .expect("prepared");
+        assert_eq!(files.len(), 2);
+        assert_eq!((files[0].role.as_str(), files[1].role.as_str()), ("train", "validation"));
+        assert_eq!(files[0].rows, 3_000);
+        assert_eq!(files[0].sha256.len(), 64);
+        assert!(data.n_train() > 2_500 && data.n_val() > 2_500 && data.n_features() > 100);
+        let estimator = Estimator::Linear(ModelParams::new(ModelKind::Ridge).alpha(1.0));
+        let trial = run_trial(&estimator, &data, &|| 0.0, &mut |_, _| {}).expect("trained");
+        let (train, _) = load_sources(&[month(1)]).expect("train");
+        let (val, _) = load_sources(&[month(2)]).expect("val");
+        let spec = TrainSpec { estimator, feature_set: FeatureSet::PuDo, filter: DurationFilter::default() };
+        let full = crate::training::train_and_evaluate(&spec, &train, &val, &|| 0.0, &mut |_, _| {})
+            .expect("trained");
+        assert_eq!(trial.val, full.val);
+        assert_eq!(trial.n_features, full.n_features);
+        let bad = Estimator::Linear(ModelParams::new(ModelKind::Lasso).alpha(-1.0));
+        let message = run_trial(&bad, &data, &|| 0.0, &mut |_, _| {}).expect_err("negative alpha");
+        assert!(message.contains("alpha"), "{message}");
+        let missing = prepare_search(&[], &[month(2)], FeatureSet::PuDo, DurationFilter::default());
+        assert!(missing.err().is_some_and(|e| e.starts_with("training data")));
+    }
+
+    #[test]
+    fn a_loaded_slot_names_hashes_and_counts_each_source() {
+        let params = CityParams { trips: 500, ..CityParams::default() };
+        let bytes = simulate_month_parquet(&params).expect("simulates");
+        let sources = vec![
+            Source::File { name: "jan.parquet".into(), bytes: bytes.clone() },
+            Source::Simulated(params.clone()),
+        ];
+        let (table, infos, files) = load_slot(Slot::Validation, &sources).expect("loads");
+        assert_eq!(infos.len(), 2);
+        let expected = crate::tracking::autolog::sha256_hex(&bytes);
+        assert_eq!(files.len(), 2);
+        assert_eq!((files[0].role.as_str(), files[0].name.as_str()), ("validation", "jan.parquet"));
+        assert_eq!(files[0].sha256, expected);
+        assert_eq!(files[1].sha256, expected, "a simulated month hashes its generated parquet");
+        assert_eq!(files[1].name, params.label());
+        assert_eq!(files[0].rows + files[1].rows, table.n_rows);
+        let view = dataset_view(Slot::Validation, &sources, &table, infos, files.clone());
+        assert_eq!(view.data_files, files);
+        let bytes = bincode::serialize(&Response::Loaded(Box::new(view.clone()))).expect("encodes");
+        let back: Response = bincode::deserialize(&bytes).expect("decodes");
+        assert_eq!(back, Response::Loaded(Box::new(view)));
     }
 
     /// Regression: `Injection` was an internally tagged enum, which bincode (the worker

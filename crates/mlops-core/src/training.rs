@@ -4,6 +4,7 @@
 //! [`train_and_evaluate`], so the numbers a learner sees are the ones the golden tests pin.
 
 use serde::{Deserialize, Serialize};
+use sprs::CsMat;
 
 use crate::data::TripTable;
 use crate::features::{
@@ -142,6 +143,8 @@ pub struct TrainReport {
     pub val_unseen_rows: usize,
     /// Up to 5,000 (actual, predicted) validation pairs for the chart, evenly spaced.
     pub val_sample: Vec<(f64, f64)>,
+    /// As its artifact JSON when the encoding is binary (see [`model_as_artifact`]).
+    #[serde(with = "model_as_artifact")]
     pub model: Model,
     /// Boosting's learning curve, one entry per round (empty for other models).
     pub history: Vec<BoostRound>,
@@ -156,42 +159,106 @@ pub fn train_and_evaluate(
     now_seconds: &dyn Fn() -> f64,
     progress: &mut dyn FnMut(Stage, f64),
 ) -> Result<TrainReport, TrainError> {
+    // Hyperparameters first: a typo fails at once, not after the months are prepared.
     let estimator = CheckedEstimator::new(&spec.estimator)?;
-    progress(Stage::Preparing, 0.0);
-    let train_trips = prepare_trips(train, spec.filter).map_err(TrainError::TrainData)?;
-    let val_trips = prepare_trips(val, spec.filter).map_err(TrainError::ValData)?;
+    let data = PreparedData::new(train, val, spec.feature_set, spec.filter, progress)?;
+    fit_checked(&estimator, &data, now_seconds, progress)
+}
 
-    progress(Stage::Vectorizing, 0.0);
-    let train_rows = TripFeatures { set: spec.feature_set, trips: &train_trips };
-    let vectorizer = DictVectorizer::fit(&train_rows);
-    let x_train = vectorizer.transform(&train_rows);
-    let x_val = vectorizer.transform(&TripFeatures { set: spec.feature_set, trips: &val_trips });
-    let expected_per_row = spec.feature_set.features_per_ride();
-    let val_unseen_rows = (0..x_val.rows())
-        .filter(|&r| x_val.outer_view(r).map_or(0, |row| row.nnz()) < expected_per_row)
-        .count();
+/// Two months filtered and vectorized once, for any number of fits: a search's worker
+/// keeps one and answers every trial from it, so only the fitting is repeated.
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    pub feature_set: FeatureSet,
+    pub filter: DurationFilter,
+    train_trips: PreparedTrips,
+    val_trips: PreparedTrips,
+    vectorizer: DictVectorizer,
+    x_train: CsMat<f64>,
+    x_val: CsMat<f64>,
+    val_unseen_rows: usize,
+}
 
+impl PreparedData {
+    /// Filters both months and builds the sparse matrices (`progress` sees the
+    /// Preparing and Vectorizing stages).
+    pub fn new(
+        train: &TripTable,
+        val: &TripTable,
+        feature_set: FeatureSet,
+        filter: DurationFilter,
+        progress: &mut dyn FnMut(Stage, f64),
+    ) -> Result<Self, TrainError> {
+        progress(Stage::Preparing, 0.0);
+        let train_trips = prepare_trips(train, filter).map_err(TrainError::TrainData)?;
+        let val_trips = prepare_trips(val, filter).map_err(TrainError::ValData)?;
+
+        progress(Stage::Vectorizing, 0.0);
+        let train_rows = TripFeatures { set: feature_set, trips: &train_trips };
+        let vectorizer = DictVectorizer::fit(&train_rows);
+        let x_train = vectorizer.transform(&train_rows);
+        let x_val = vectorizer.transform(&TripFeatures { set: feature_set, trips: &val_trips });
+        let expected_per_row = feature_set.features_per_ride();
+        let val_unseen_rows = (0..x_val.rows())
+            .filter(|&r| x_val.outer_view(r).map_or(0, |row| row.nnz()) < expected_per_row)
+            .count();
+        Ok(Self { feature_set, filter, train_trips, val_trips, vectorizer, x_train, x_val, val_unseen_rows })
+    }
+
+    /// Training rows the filter kept.
+    pub fn n_train(&self) -> usize {
+        self.train_trips.len()
+    }
+
+    /// Validation rows the filter kept.
+    pub fn n_val(&self) -> usize {
+        self.val_trips.len()
+    }
+
+    /// Columns of the one-hot matrix.
+    pub fn n_features(&self) -> usize {
+        self.vectorizer.n_features()
+    }
+}
+
+/// Fits one estimator on prepared months and scores it: what a search trial runs.
+pub fn fit_and_evaluate(
+    estimator: &Estimator,
+    data: &PreparedData,
+    now_seconds: &dyn Fn() -> f64,
+    progress: &mut dyn FnMut(Stage, f64),
+) -> Result<TrainReport, TrainError> {
+    fit_checked(&CheckedEstimator::new(estimator)?, data, now_seconds, progress)
+}
+
+fn fit_checked(
+    estimator: &CheckedEstimator,
+    data: &PreparedData,
+    now_seconds: &dyn Fn() -> f64,
+    progress: &mut dyn FnMut(Stage, f64),
+) -> Result<TrainReport, TrainError> {
+    let PreparedData { feature_set, train_trips, val_trips, vectorizer, x_train, x_val, .. } = data;
     progress(Stage::Fitting, 0.0);
     let started = now_seconds();
     let categorical = estimator.encoding() == TreeEncoding::Categorical;
     let (train_input, val_input, feature_names) = if categorical {
         (
-            categorical_input(&train_trips),
-            categorical_input(&val_trips),
+            categorical_input(train_trips),
+            categorical_input(val_trips),
             CATEGORICAL_COLUMNS.iter().map(|name| name.to_string()).collect(),
         )
     } else {
-        (TreeInput::OneHot(&x_train), TreeInput::OneHot(&x_val), vectorizer.feature_names.clone())
+        (TreeInput::OneHot(x_train), TreeInput::OneHot(x_val), vectorizer.feature_names.clone())
     };
-    let meta = TreeMeta { feature_set: spec.feature_set, feature_names };
+    let meta = TreeMeta { feature_set: *feature_set, feature_names };
     let targets = &train_trips.duration_minutes;
-    let (model, history): (Model, Vec<BoostRound>) = match &estimator {
+    let (model, history): (Model, Vec<BoostRound>) = match estimator {
         CheckedEstimator::Linear(params) => {
             let model = fit(
                 params,
-                &x_train,
+                x_train,
                 targets,
-                spec.feature_set,
+                *feature_set,
                 vectorizer.feature_names.clone(),
                 &mut |done, cap| progress(Stage::Fitting, done as f64 / cap.max(1) as f64),
             )?;
@@ -220,7 +287,7 @@ pub fn train_and_evaluate(
 
     progress(Stage::Evaluating, 0.0);
     let (train_pred, val_pred) = match &model {
-        Model::Linear(linear) => (linear.predict(&x_train), linear.predict(&x_val)),
+        Model::Linear(linear) => (linear.predict(x_train), linear.predict(x_val)),
         Model::Trees(trees) => (trees.predict(train_input), trees.predict(val_input)),
     };
     Ok(TrainReport {
@@ -233,8 +300,8 @@ pub fn train_and_evaluate(
         fit_seconds,
         train_dropped_by_filter: train_trips.dropped_by_filter,
         val_dropped_by_filter: val_trips.dropped_by_filter,
-        val_unseen_rows,
-        val_sample: sample_pairs(&val_trips, &val_pred, 5_000),
+        val_unseen_rows: data.val_unseen_rows,
+        val_sample: sample_pairs(val_trips, &val_pred, 5_000),
         model,
         history,
     })
@@ -277,4 +344,32 @@ fn sample_pairs(trips: &PreparedTrips, predicted: &[f64], limit: usize) -> Vec<(
     let n = trips.len();
     let step = n.div_ceil(limit.max(1)).max(1);
     (0..n).step_by(step).map(|i| (trips.duration_minutes[i], predicted[i])).collect()
+}
+
+/// The model of a [`TrainReport`] crosses the worker bridge (bincode) as its artifact
+/// JSON: bincode reads fields by position, so it cannot decode what the artifact's serde
+/// leaves out when empty (a tree's `categories`, a model's `best_iteration`). Readable
+/// formats (JSON) carry the model as itself.
+mod model_as_artifact {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::models::Model;
+
+    pub fn serialize<S: Serializer>(model: &Model, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            model.serialize(serializer)
+        } else {
+            serializer.serialize_str(&model.to_json())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Model, D::Error> {
+        if deserializer.is_human_readable() {
+            Model::deserialize(deserializer)
+        } else {
+            let text = String::deserialize(deserializer)?;
+            Model::from_json(&text).map_err(D::Error::custom)
+        }
+    }
 }

@@ -32,8 +32,7 @@ fn simulated(month: u32, trips: usize) -> TripTable {
 fn trained(train: &TripTable, val: &TripTable) -> LoadedModel {
     let report = train_and_evaluate(&TrainSpec::course_baseline(), train, val, &|| 0.0, &mut |_, _| {})
         .expect("trains");
-    let mlops_core::models::Model::Linear(linear) = report.model else { panic!("a linear model") };
-    LoadedModel::new(linear, "ignored: the file names the run id")
+    LoadedModel::new(report.model, "ignored: the file names the run id")
 }
 
 /// Scores `month`, printing the rows per second of [`score_trips`].

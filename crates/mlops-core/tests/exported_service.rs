@@ -1,6 +1,7 @@
 //! The exported service, run as a learner runs it: unzip, `pip install -r
 //! requirements.txt` into a fresh virtualenv, `gunicorn predict:app`, then the same 1,000
-//! rides sent over HTTP must get the durations the core predicts, to 1e-9 minutes.
+//! rides sent over HTTP must get the durations the core predicts, identical to the bit —
+//! for two linear models, a one-hot GBDT and a categorical random forest.
 //!
 //! Needs `MLOPS_MLFLOW` (the CI's Python setup, see `common/python.rs`) and network access
 //! to PyPI the first time; the service virtualenv is then reused from `target/`.
@@ -14,11 +15,12 @@ use std::time::Instant;
 
 use mlops_core::data::{Field, TripTable};
 use mlops_core::features::{FeatureSet, TRAINING_FIELDS};
-use mlops_core::models::{ModelKind, ModelParams};
+use mlops_core::models::{Model, ModelKind, ModelParams};
 use mlops_core::serving::export::{service_zip, FILE_NAMES, REQUIREMENTS_TXT};
 use mlops_core::serving::service::LoadedModel;
 use mlops_core::simulate::{simulate_month_parquet, CityParams};
-use mlops_core::training::{train_and_evaluate, TrainSpec};
+use mlops_core::training::{train_and_evaluate, Estimator, TrainSpec};
+use mlops_core::trees::{ForestParams, GbdtParams, TreeEncoding};
 
 fn simulated(month: u32, trips: usize) -> TripTable {
     let bytes =
@@ -73,7 +75,7 @@ fn check_service(venv: &std::path::Path, model: &LoadedModel, rides: &[(i64, i64
 
     let (mut worst, mut identical): (f64, usize) = (0.0, 0);
     for (ride, answer) in rides.iter().zip(&answers) {
-        let ours = model.model.predict_ride(&model.vectorizer, ride.0, ride.1, ride.2);
+        let ours = model.model.predict_ride(model.vectorizer.as_ref(), ride.0, ride.1, ride.2);
         let delta = (answer.duration - ours).abs();
         assert!(delta <= 1e-9, "{ride:?}: {} from gunicorn, {ours} from the core", answer.duration);
         assert_eq!(answer.model_version, model.version);
@@ -122,34 +124,70 @@ fn the_exported_service_answers_the_same_durations_as_the_core() {
     }
     let started = Instant::now();
     let (jan, feb) = (simulated(1, 20_000), simulated(2, 5_000));
-    let train = |spec: TrainSpec| match train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {})
-        .expect("trains")
-        .model
-    {
-        mlops_core::models::Model::Linear(linear) => linear,
-        other => panic!("expected a linear model, got {}", other.class_name()),
+    let train = |spec: TrainSpec, version: &str| {
+        let report = train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {}).expect("trains");
+        LoadedModel::new(report.model, version)
     };
-    let baseline = LoadedModel::new(train(TrainSpec::course_baseline()), "nyc-taxi-regressor/1");
+    let baseline = train(TrainSpec::course_baseline(), "nyc-taxi-regressor/1");
     let ridge = TrainSpec {
         estimator: ModelParams::new(ModelKind::Ridge).alpha(0.5).into(),
         feature_set: FeatureSet::PuAndDo,
         ..TrainSpec::course_baseline()
     };
-    let ridge = LoadedModel::new(train(ridge), "run-\"pu-and-do\"/ridge");
+    let ridge = train(ridge, "run-\"pu-and-do\"/ridge");
+    // Trees of both kinds and both encodings: boosting on the one-hot PU_DO columns (where an
+    // unseen pair is a missing value), a forest on the zones as categories.
+    let gbdt = TrainSpec {
+        estimator: Estimator::Gbdt(GbdtParams {
+            num_boost_round: 40,
+            max_depth: 6,
+            learning_rate: 0.2,
+            seed: 7,
+            ..GbdtParams::default()
+        }),
+        ..TrainSpec::course_baseline()
+    };
+    let gbdt = train(gbdt, "xgb/one-hot");
+    let forest = TrainSpec {
+        estimator: Estimator::Forest(ForestParams {
+            n_estimators: 20,
+            max_depth: Some(12),
+            min_samples_leaf: 3,
+            random_state: 7,
+            encoding: TreeEncoding::Categorical,
+            ..ForestParams::default()
+        }),
+        feature_set: FeatureSet::PuAndDo,
+        ..TrainSpec::course_baseline()
+    };
+    let forest = train(forest, "forest/categorical");
+    for (model, trees, encoding) in
+        [(&gbdt, 40, TreeEncoding::OneHot), (&forest, 20, TreeEncoding::Categorical)]
+    {
+        let Model::Trees(ensemble) = &model.model else { panic!("{} is not trees", model.version) };
+        assert_eq!((ensemble.trees.len(), ensemble.encoding), (trees, encoding));
+        assert!(ensemble.trees.iter().any(|tree| tree.depth() >= 3), "real trees, not stumps");
+    }
+    let Model::Trees(categorical) = &forest.model else { unreachable!() };
+    assert!(
+        categorical.trees.iter().any(|tree| tree.categories.iter().any(|zones| !zones.is_empty())),
+        "the forest splits on zone sets, which predict.py must follow"
+    );
     let rides = rides(&feb);
+    let vectorizer = baseline.vectorizer.as_ref().expect("a linear model has a vectorizer");
     let unseen = rides
         .iter()
-        .filter(|(pu, dol, _)| baseline.vectorizer.index_of(&format!("PU_DO={pu}_{dol}")).is_none())
+        .filter(|(pu, dol, _)| vectorizer.index_of(&format!("PU_DO={pu}_{dol}")).is_none())
         .count();
     assert!((100..=900).contains(&unseen), "a mix of seen and unseen zone pairs: {unseen} unseen");
-    println!("two models trained in {:.2?}; {unseen} of 1,000 rides have an unseen pair", started.elapsed());
+    println!("four models trained in {:.2?}; {unseen} of 1,000 rides have an unseen pair", started.elapsed());
 
     let venv_started = Instant::now();
     let venv = python::service_venv(REQUIREMENTS_TXT).unwrap_or_else(|e| panic!("{e}"));
     println!("service venv ready in {:.2?}: {}", venv_started.elapsed(), venv.display());
 
-    for model in [&baseline, &ridge] {
-        println!("{} ({:?}):", model.version, model.model.feature_set);
+    for model in [&baseline, &ridge, &gbdt, &forest] {
+        println!("{} ({}, {:?}):", model.version, model.model.class_name(), model.model.feature_set());
         let worst = check_service(&venv, model, &rides);
         println!("  largest |Δ| = {worst:e} min");
     }

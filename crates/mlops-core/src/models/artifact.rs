@@ -105,6 +105,53 @@ impl Model {
         }
     }
 
+    /// What the run and model pages show about a model, as (label, value) rows: the
+    /// intercept and largest coefficients of a linear model; the trees, leaves, depth and
+    /// hyperparameters of an ensemble.
+    pub fn summary(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            ("estimator".to_string(), self.class_name().to_string()),
+            ("features".to_string(), self.feature_set().label().to_string()),
+            ("columns".to_string(), self.feature_names().len().to_string()),
+        ];
+        let mut row = |label: &str, value: String| rows.push((label.to_string(), value));
+        match self {
+            Model::Linear(model) => {
+                if let Some(alpha) = model.alpha {
+                    row("alpha", alpha.to_string());
+                }
+                row("intercept", format!("{:.4}", model.intercept));
+                row("solver iterations", model.iterations.to_string());
+                let mut largest: Vec<(&String, f64)> =
+                    model.feature_names.iter().zip(model.coefficients.iter().copied()).collect();
+                largest.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+                let shown: Vec<String> =
+                    largest.iter().take(5).map(|(name, value)| format!("{name} {value:+.3}")).collect();
+                row("largest coefficients", shown.join(", "));
+            }
+            Model::Trees(model) => {
+                let encoding = match model.encoding {
+                    TreeEncoding::OneHot => "one-hot columns (absent = missing)",
+                    TreeEncoding::Categorical => "zones as categories",
+                };
+                row("encoding", encoding.to_string());
+                row("trees", model.trees.len().to_string());
+                row("leaves", model.trees.iter().map(|tree| tree.n_leaves()).sum::<usize>().to_string());
+                row("depth", model.trees.iter().map(|tree| tree.depth()).max().unwrap_or(0).to_string());
+                if model.kind == TreeKind::Gbdt {
+                    row("base score", format!("{:.4}", model.base_score));
+                }
+                if let Some(best) = model.best_iteration {
+                    row("best iteration", best.to_string());
+                }
+                for (name, value) in &model.params {
+                    row(name, value.clone());
+                }
+            }
+        }
+        rows
+    }
+
     pub fn to_json(&self) -> String {
         match self {
             Model::Linear(model) => model.to_json(),
@@ -137,5 +184,71 @@ impl From<LinearModel> for Model {
 impl From<TreeModel> for Model {
     fn from(model: TreeModel) -> Self {
         Model::Trees(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureSet;
+    use crate::trees::Tree;
+
+    fn leaf(value: f64) -> Tree {
+        Tree {
+            feature: vec![-1],
+            threshold: vec![0.0],
+            default_left: vec![false],
+            left: vec![0],
+            right: vec![0],
+            value: vec![value],
+            ..Tree::default()
+        }
+    }
+
+    #[test]
+    fn summaries_show_coefficients_or_trees() {
+        let linear = Model::Linear(LinearModel {
+            kind: super::super::ModelKind::Ridge,
+            alpha: Some(0.5),
+            feature_set: FeatureSet::PuDo,
+            feature_names: vec!["a".into(), "b".into(), "trip_distance".into()],
+            coefficients: vec![0.1, -3.0, 2.0],
+            intercept: 4.0,
+            iterations: 7,
+        });
+        let rows = linear.summary();
+        let get = |rows: &[(String, String)], label: &str| {
+            rows.iter().find(|(l, _)| l == label).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        assert_eq!(get(&rows, "estimator"), "Ridge");
+        assert_eq!(get(&rows, "alpha"), "0.5");
+        assert_eq!(get(&rows, "largest coefficients"), "b -3.000, trip_distance +2.000, a +0.100");
+
+        let mut stump = leaf(0.0);
+        stump.feature = vec![0, -1, -1];
+        stump.threshold = vec![1.0, 0.0, 0.0];
+        stump.default_left = vec![true, false, false];
+        stump.left = vec![1, 0, 0];
+        stump.right = vec![2, 0, 0];
+        stump.value = vec![0.0, 1.0, 2.0];
+        let trees = Model::Trees(TreeModel {
+            kind: TreeKind::Gbdt,
+            feature_set: FeatureSet::PuAndDo,
+            encoding: TreeEncoding::OneHot,
+            feature_names: vec!["trip_distance".into()],
+            base_score: 12.5,
+            trees: vec![stump, leaf(0.5)],
+            params: vec![("max_depth".into(), "6".into())],
+            best_iteration: Some(1),
+        });
+        let rows = trees.summary();
+        assert_eq!(get(&rows, "estimator"), "XGBRegressor");
+        assert_eq!(
+            (get(&rows, "trees"), get(&rows, "leaves"), get(&rows, "depth")),
+            ("2".into(), "3".into(), "1".into())
+        );
+        assert_eq!(get(&rows, "base score"), "12.5000");
+        assert_eq!(get(&rows, "best iteration"), "1");
+        assert_eq!(get(&rows, "max_depth"), "6");
     }
 }

@@ -46,11 +46,11 @@ const MAX_LOG_BOUND: f64 = 700.0;
 pub const DISTRIBUTIONS: [&str; 6] =
     ["uniform", "quniform", "loguniform", "qloguniform", "randint", "choice"];
 
-/// A space the page can show as an example: every distribution, ready for
-/// `point_as::<GbdtParams>()` (`encoding` and `early_stopping_rounds` are choices
-/// between constants; `seed` is a constant).
+/// A space the page can show as an example: every distribution, and every point passes
+/// `point_as::<GbdtParams>()` and its `check()` (`encoding` and `early_stopping_rounds`
+/// are choices between constants; `seed` is a constant).
 pub const EXAMPLE_JSON: &str = r#"{
-  "max_depth": {"quniform": [4, 100, 1]},
+  "max_depth": {"quniform": [2, 30, 1]},
   "learning_rate": {"loguniform": [-3, 0]},
   "reg_alpha": {"loguniform": [-5, -1]},
   "reg_lambda": {"loguniform": [-6, -1]},
@@ -175,7 +175,7 @@ impl Space {
         let Value::Object(map) = value else {
             return Err(SpaceError::NotAnObject);
         };
-        if is_distribution(&map) {
+        if map.len() == 1 && map.keys().all(|key| DISTRIBUTIONS.contains(&key.as_str())) {
             return Err(SpaceError::NotAnObject);
         }
         let mut parser = Parser { expressions: 0 };

@@ -8,8 +8,9 @@
 //!
 //! A month has ~70,000 rides (up to two million in a simulated city), so scoring builds
 //! no feature dict per ride: it looks the ride's column names up through one reused
-//! buffer and sums the model's terms exactly as [`LinearModel::predict_ride`] does, so
-//! the two agree to the last bit (a test pins that).
+//! buffer and sums the model's terms (or walks the trees) exactly as
+//! [`Model::predict_ride`] does, so the two agree to the last bit (tests pin that for a
+//! linear model, a one-hot GBDT and a categorical forest).
 
 use std::sync::Arc;
 
@@ -26,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use super::service::LoadedModel;
 use crate::data::{Field, TripTable};
 use crate::features::{DictVectorizer, DurationFilter, FeatureSet};
-use crate::models::LinearModel;
+use crate::models::Model;
+use crate::trees::model::categorical_value;
+use crate::trees::TreeEncoding;
 
 /// Which month is scored, for the output path and columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +67,10 @@ pub enum BatchError {
     /// bounds; refusing it names the problem instead of crashing the worker.
     #[error("the model has {features} feature names but {coefficients} coefficients; retrain or reload it")]
     InconsistentModel { features: usize, coefficients: usize },
+    /// Any other disagreement inside the model (a tree's node arrays, a tree model's
+    /// columns), as [`LoadedModel::validate`] words it.
+    #[error("the model cannot score: {0}; retrain or reload it")]
+    BadModel(String),
 }
 
 /// The columns of the scored file, in the order `score.py` writes them.
@@ -103,24 +110,29 @@ const PROGRESS_STEPS: usize = 20;
 
 /// Predicts rides with the model's own arithmetic but without a feature dict per ride.
 struct FastPredictor<'a> {
-    model: &'a LinearModel,
-    vectorizer: &'a DictVectorizer,
+    model: &'a Model,
+    /// `None` for categorical trees, which read the zones themselves.
+    vectorizer: Option<&'a DictVectorizer>,
     distance_column: Option<usize>,
     name: String,
 }
 
 impl<'a> FastPredictor<'a> {
-    fn new(model: &'a LinearModel, vectorizer: &'a DictVectorizer) -> Result<Self, BatchError> {
-        if vectorizer.n_features() != model.coefficients.len() {
-            return Err(BatchError::InconsistentModel {
-                features: vectorizer.n_features(),
-                coefficients: model.coefficients.len(),
-            });
+    fn new(loaded: &'a LoadedModel) -> Result<Self, BatchError> {
+        if let (Model::Linear(linear), Some(vectorizer)) = (&loaded.model, &loaded.vectorizer) {
+            if vectorizer.n_features() != linear.coefficients.len() {
+                return Err(BatchError::InconsistentModel {
+                    features: vectorizer.n_features(),
+                    coefficients: linear.coefficients.len(),
+                });
+            }
         }
+        loaded.validate().map_err(|e| BatchError::BadModel(e.to_string()))?;
+        let vectorizer = loaded.vectorizer.as_ref();
         Ok(Self {
-            model,
+            model: &loaded.model,
             vectorizer,
-            distance_column: vectorizer.index_of("trip_distance"),
+            distance_column: vectorizer.and_then(|v| v.index_of("trip_distance")),
             name: String::with_capacity(32),
         })
     }
@@ -134,12 +146,12 @@ impl<'a> FastPredictor<'a> {
             self.name.push('_');
             self.name.push_str(digits.format(second));
         }
-        self.vectorizer.index_of(&self.name)
+        self.vectorizer?.index_of(&self.name)
     }
 
-    /// `intercept + Σ coef·value` over the ride's known columns in ascending column order:
-    /// the order [`DictVectorizer::transform_one`] gives, so the float sum is the same.
-    fn predict(&mut self, pu: i64, dol: i64, trip_distance: f64) -> f64 {
+    /// The ride's known columns with their values in ascending column order: what
+    /// [`DictVectorizer::transform_one`] gives for the ride's feature dict.
+    fn entries(&mut self, pu: i64, dol: i64, trip_distance: f64) -> ([(usize, f64); 3], usize) {
         let mut entries = [(0usize, 0.0f64); 3];
         let mut n = 0;
         let mut push = |column: Option<usize>, value: f64| {
@@ -148,7 +160,7 @@ impl<'a> FastPredictor<'a> {
                 n += 1;
             }
         };
-        match self.model.feature_set {
+        match self.model.feature_set() {
             FeatureSet::PuDo => push(self.lookup("PU_DO=", pu, Some(dol)), 1.0),
             FeatureSet::PuAndDo => {
                 push(self.lookup("PULocationID=", pu, None), 1.0);
@@ -156,10 +168,31 @@ impl<'a> FastPredictor<'a> {
             }
         }
         push(self.distance_column, trip_distance);
-        let present = &mut entries[..n];
-        present.sort_unstable_by_key(|(column, _)| *column);
-        self.model.intercept
-            + present.iter().map(|&(column, value)| self.model.coefficients[column] * value).sum::<f64>()
+        entries[..n].sort_unstable_by_key(|(column, _)| *column);
+        (entries, n)
+    }
+
+    /// What [`Model::predict_ride`] answers, to the bit: a linear model sums
+    /// `intercept + Σ coef·value` over the same entries in the same order; trees read the
+    /// same values (absent = missing) or, categorical, the raw zones.
+    fn predict(&mut self, pu: i64, dol: i64, trip_distance: f64) -> f64 {
+        let model = self.model;
+        if let Model::Trees(trees) = model {
+            if trees.encoding == TreeEncoding::Categorical {
+                return trees.predict_row(&|f| categorical_value(f, pu, dol, trip_distance));
+            }
+        }
+        let (entries, n) = self.entries(pu, dol, trip_distance);
+        let present = &entries[..n];
+        match model {
+            Model::Linear(linear) => {
+                linear.intercept
+                    + present.iter().map(|&(column, value)| linear.coefficients[column] * value).sum::<f64>()
+            }
+            Model::Trees(trees) => trees.predict_row(&|f| {
+                present.binary_search_by_key(&f, |&(column, _)| column).ok().map(|k| present[k].1)
+            }),
+        }
     }
 }
 
@@ -219,7 +252,7 @@ pub fn score_trips(
     let pu = table.integers(Field::PuLocationId).ok_or_else(|| required(Field::PuLocationId))?;
     let dol = table.integers(Field::DoLocationId).ok_or_else(|| required(Field::DoLocationId))?;
     let distance = table.floats(Field::TripDistance).ok_or_else(|| required(Field::TripDistance))?;
-    let mut predictor = FastPredictor::new(&model.model, &model.vectorizer)?;
+    let mut predictor = FastPredictor::new(model)?;
 
     // The columns should all be `n_rows` long; a shorter one must not crash the worker.
     let n = [pickup.len(), dropoff.len(), pu.len(), dol.len(), distance.len()]
@@ -302,7 +335,7 @@ mod tests {
     use super::*;
     use crate::data::{load_trips, ColumnData};
     use crate::features::TRAINING_FIELDS;
-    use crate::models::ModelKind;
+    use crate::models::{LinearModel, ModelKind};
     use crate::simulate::{simulate_month_parquet, CityParams};
     use crate::training::{train_and_evaluate, TrainSpec};
 
@@ -422,50 +455,196 @@ mod tests {
         assert_eq!(score_trips(&table, &model, &options(1), &mut |_| {}), Err(BatchError::NoTrips));
 
         let mut broken = hand_made_model();
-        broken.model.coefficients.pop();
+        crate::serving::service::linear_mut(&mut broken).coefficients.pop();
         let err = score_trips(&six_trips(), &broken, &options(1), &mut |_| {});
         assert_eq!(err, Err(BatchError::InconsistentModel { features: 2, coefficients: 1 }));
+
+        let mut broken = crate::serving::service::tiny_gbdt();
+        broken.vectorizer = None;
+        let err = score_trips(&six_trips(), &broken, &options(1), &mut |_| {});
+        assert!(matches!(&err, Err(BatchError::BadModel(why)) if why.contains("no vectorizer")), "{err:?}");
+        let mut broken = crate::serving::service::tiny_forest();
+        if let Model::Trees(trees) = &mut broken.model {
+            trees.trees[0].left.clear();
+        }
+        let err = score_trips(&six_trips(), &broken, &options(1), &mut |_| {});
+        assert!(matches!(&err, Err(BatchError::BadModel(why)) if why.contains("tree 0")), "{err:?}");
+    }
+
+    #[test]
+    fn tree_models_score_the_kept_trips_by_hand() {
+        // tiny_gbdt: 10 + (1 if distance < 3 else 5) + (2 if PU_DO = 10_50); neither trip is 10_50.
+        let gbdt = crate::serving::service::tiny_gbdt();
+        let batch = score_trips(&six_trips(), &gbdt, &options(7), &mut |_| {}).expect("scores");
+        let predicted = |batch: &ScoredBatch| {
+            let table = read_back(&batch.parquet);
+            table
+                .column_by_name("predicted_duration")
+                .expect("column")
+                .as_primitive::<Float64Type>()
+                .values()
+                .to_vec()
+        };
+        assert_eq!(predicted(&batch), vec![11.0, 15.0]);
+        // tiny_forest: mean of (8 if pickup in {10, 20} else 4) and (6 if distance < 2 else 12).
+        let forest = crate::serving::service::tiny_forest();
+        let batch = score_trips(&six_trips(), &forest, &options(7), &mut |_| {}).expect("scores");
+        assert_eq!(predicted(&batch), vec![5.0, 8.0]);
+    }
+
+    fn simulated_month(month: u32) -> TripTable {
+        let bytes = simulate_month_parquet(&CityParams { trips: 4_000, month, ..CityParams::default() })
+            .expect("simulates");
+        load_trips(bytes.into(), &TRAINING_FIELDS).expect("loads")
+    }
+
+    /// Scores `month` and checks every predicted duration against [`Model::predict_ride`], bit for bit.
+    fn assert_scores_like_predict_ride(month: &TripTable, model: &LoadedModel, n_kept: usize) {
+        let mut reports = Vec::new();
+        let batch = score_trips(month, model, &options(3), &mut |p| reports.push(p)).expect("scores");
+        assert_eq!(batch.rows, n_kept, "the same filter as Chapter 1");
+        assert_eq!(batch.dropped, month.n_rows - n_kept);
+        assert!(reports.windows(2).all(|w| w[0] <= w[1]), "progress only moves forward");
+        assert_eq!((reports.first(), reports.last()), (Some(&0.0), Some(&1.0)));
+        assert!((20..=23).contains(&reports.len()), "every ~5 %: {} reports", reports.len());
+
+        let table = read_back(&batch.parquet);
+        let column = |name: &str| table.column_by_name(name).expect(name).clone();
+        let (pu, dol) = (column("PULocationID"), column("DOLocationID"));
+        let (pu, dol) = (pu.as_primitive::<Int64Type>(), dol.as_primitive::<Int64Type>());
+        let predicted = column("predicted_duration");
+        let predicted = predicted.as_primitive::<Float64Type>();
+        let trips = crate::features::prepare_trips(month, DurationFilter::default()).expect("prepares");
+        for i in 0..batch.rows {
+            assert_eq!((pu.value(i), dol.value(i)), (trips.pu_location[i], trips.do_location[i]));
+            let expected = model.model.predict_ride(
+                model.vectorizer.as_ref(),
+                pu.value(i),
+                dol.value(i),
+                trips.trip_distance[i],
+            );
+            assert_eq!(predicted.value(i).to_bits(), expected.to_bits(), "row {i}");
+        }
     }
 
     #[test]
     fn a_simulated_month_matches_predict_ride_bit_for_bit() {
-        let month = |m: u32| {
-            let bytes =
-                simulate_month_parquet(&CityParams { trips: 4_000, month: m, ..CityParams::default() })
-                    .expect("simulates");
-            load_trips(bytes.into(), &TRAINING_FIELDS).expect("loads")
-        };
-        let (jan, feb) = (month(1), month(2));
+        let (jan, feb) = (simulated_month(1), simulated_month(2));
         for feature_set in [FeatureSet::PuDo, FeatureSet::PuAndDo] {
             let spec = TrainSpec { feature_set, ..TrainSpec::course_baseline() };
             let report = train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {}).expect("trains");
-            let crate::models::Model::Linear(linear) = report.model else { panic!("a linear model") };
-            let model = LoadedModel::new(linear, "run-abc");
-            let mut reports = Vec::new();
-            let batch = score_trips(&feb, &model, &options(3), &mut |p| reports.push(p)).expect("scores");
-            assert_eq!(batch.rows, report.n_val, "the same filter as Chapter 1");
-            assert_eq!(batch.dropped, feb.n_rows - report.n_val);
-            assert!(reports.windows(2).all(|w| w[0] <= w[1]), "progress only moves forward");
-            assert_eq!((reports.first(), reports.last()), (Some(&0.0), Some(&1.0)));
-            assert!((20..=23).contains(&reports.len()), "every ~5 %: {} reports", reports.len());
+            let model = LoadedModel::new(report.model, "run-abc");
+            assert_scores_like_predict_ride(&feb, &model, report.n_val);
+        }
+    }
 
-            let table = read_back(&batch.parquet);
-            let column = |name: &str| table.column_by_name(name).expect(name).clone();
-            let (pu, dol) = (column("PULocationID"), column("DOLocationID"));
-            let (pu, dol) = (pu.as_primitive::<Int64Type>(), dol.as_primitive::<Int64Type>());
-            let predicted = column("predicted_duration");
-            let predicted = predicted.as_primitive::<Float64Type>();
-            let trips = crate::features::prepare_trips(&feb, DurationFilter::default()).expect("prepares");
-            for i in 0..batch.rows {
-                assert_eq!((pu.value(i), dol.value(i)), (trips.pu_location[i], trips.do_location[i]));
-                let expected = model.model.predict_ride(
-                    &model.vectorizer,
-                    pu.value(i),
-                    dol.value(i),
-                    trips.trip_distance[i],
-                );
-                assert_eq!(predicted.value(i).to_bits(), expected.to_bits(), "row {i}");
+    /// A seeded ensemble of depth-4 trees over `feature_names`: splits on one-hot columns
+    /// (random default directions), zone sets or distance thresholds, random leaves.
+    fn random_ensemble(
+        kind: crate::trees::TreeKind,
+        encoding: TreeEncoding,
+        feature_set: FeatureSet,
+        feature_names: Vec<String>,
+        seed: u64,
+    ) -> crate::trees::TreeModel {
+        use rand::Rng;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let n_features = feature_names.len();
+        let distance = feature_names.iter().position(|n| n == "trip_distance").expect("a distance column");
+        let trees = (0..25)
+            .map(|_| {
+                let mut tree = crate::trees::Tree::default();
+                let categorical = encoding == TreeEncoding::Categorical;
+                // Nodes in breadth-first order: 15 inner nodes, then 16 leaves.
+                for node in 0..31u32 {
+                    let inner = node < 15;
+                    let feature = match (inner, categorical, rng.gen_range(0..3)) {
+                        (false, _, _) => -1,
+                        (true, _, 0) => distance as i32,
+                        (true, true, zone) => zone - 1,
+                        (true, false, _) => rng.gen_range(0..n_features) as i32,
+                    };
+                    let zones: Vec<u32> = if inner && categorical && feature < 2 {
+                        let mut zones: Vec<u32> = (0..40).map(|_| rng.gen_range(1..266)).collect();
+                        zones.sort_unstable();
+                        zones.dedup();
+                        zones
+                    } else {
+                        Vec::new()
+                    };
+                    tree.feature.push(feature);
+                    tree.threshold.push(if feature == distance as i32 {
+                        rng.gen_range(0.0..8.0)
+                    } else {
+                        0.5
+                    });
+                    tree.default_left.push(rng.gen_bool(0.5));
+                    tree.left.push(if inner { 2 * node + 1 } else { 0 });
+                    tree.right.push(if inner { 2 * node + 2 } else { 0 });
+                    tree.value.push(rng.gen_range(-3.0..3.0) / 7.0);
+                    tree.categories.push(zones);
+                }
+                tree
+            })
+            .collect();
+        crate::trees::TreeModel {
+            kind,
+            feature_set,
+            encoding,
+            feature_names,
+            base_score: 14.123_456_789,
+            trees,
+            params: Vec::new(),
+            best_iteration: None,
+        }
+    }
+
+    #[test]
+    fn tree_ensembles_score_a_simulated_month_like_predict_ride_bit_for_bit() {
+        use crate::trees::{TreeKind, CATEGORICAL_COLUMNS};
+        let (jan, feb) = (simulated_month(1), simulated_month(2));
+        let n_kept = crate::features::prepare_trips(&feb, DurationFilter::default()).expect("prepares").len();
+        for feature_set in [FeatureSet::PuDo, FeatureSet::PuAndDo] {
+            let trips = crate::features::prepare_trips(&jan, DurationFilter::default()).expect("prepares");
+            let names =
+                DictVectorizer::fit(&crate::features::TripFeatures { set: feature_set, trips: &trips })
+                    .feature_names;
+            for (kind, seed) in [(TreeKind::Gbdt, 1), (TreeKind::RandomForest, 2)] {
+                let model = random_ensemble(kind, TreeEncoding::OneHot, feature_set, names.clone(), seed);
+                assert_scores_like_predict_ride(&feb, &LoadedModel::new(model, "trees"), n_kept);
             }
+        }
+        let columns: Vec<String> = CATEGORICAL_COLUMNS.iter().map(|c| c.to_string()).collect();
+        for (kind, seed) in [(TreeKind::Gbdt, 3), (TreeKind::RandomForest, 4)] {
+            let model =
+                random_ensemble(kind, TreeEncoding::Categorical, FeatureSet::PuDo, columns.clone(), seed);
+            assert_scores_like_predict_ride(&feb, &LoadedModel::new(model, "trees"), n_kept);
+        }
+    }
+
+    #[test]
+    fn fitted_gbdt_and_forest_score_a_simulated_month_like_predict_ride_bit_for_bit() {
+        use crate::training::Estimator;
+        use crate::trees::{ForestParams, GbdtParams};
+        let (jan, feb) = (simulated_month(1), simulated_month(2));
+        let gbdt = Estimator::Gbdt(GbdtParams {
+            num_boost_round: 20,
+            max_depth: 5,
+            seed: 1,
+            ..GbdtParams::default()
+        });
+        let forest = Estimator::Forest(ForestParams {
+            n_estimators: 10,
+            max_depth: Some(10),
+            random_state: 1,
+            encoding: TreeEncoding::Categorical,
+            ..ForestParams::default()
+        });
+        for (estimator, feature_set) in [(gbdt, FeatureSet::PuDo), (forest, FeatureSet::PuAndDo)] {
+            let spec = TrainSpec { estimator, feature_set, ..TrainSpec::course_baseline() };
+            let report = train_and_evaluate(&spec, &jan, &feb, &|| 0.0, &mut |_, _| {}).expect("trains");
+            assert!(matches!(report.model, Model::Trees(_)));
+            assert_scores_like_predict_ride(&feb, &LoadedModel::new(report.model, "trees"), report.n_val);
         }
     }
 }

@@ -3,10 +3,11 @@
 //! The course deploys its model as a Flask app in a Docker image, unpickling a
 //! scikit-learn pipeline. Our models are JSON artifacts, so the exported app reads
 //! `model.json` with the standard library and recomputes the prediction in plain Python:
-//! no pickle (loading one runs code), no scikit-learn or numpy to install, and the very
-//! arithmetic of [`crate::models::LinearModel::predict_ride`], so the learner's container
-//! answers what the app's service page answered (the `exported_service` test checks 1,000
-//! rides against a real gunicorn).
+//! no pickle (loading one runs code), no scikit-learn, XGBoost or numpy to install, and
+//! the very arithmetic of [`crate::models::Model::predict_ride`] — a linear model's sum,
+//! or a tree ensemble's walk to the leaves and their sum (both encodings, boosting and
+//! forests) — so the learner's container answers what the app's service page answered
+//! (the `exported_service` test checks 1,000 rides per model against a real gunicorn).
 //!
 //! The texts live next to this file (`export/predict.py`, …) so they can be read, linted
 //! and run as they are; only the model version is filled in.

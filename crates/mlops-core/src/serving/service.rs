@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::request::{is_known_location, parse_ride, Ride};
 use crate::features::{DictVectorizer, FeatureSet};
-use crate::models::LinearModel;
+use crate::models::Model;
+use crate::trees::{TreeEncoding, TreeModel, CATEGORICAL_COLUMNS};
 
 /// The content type of every JSON answer (predictions and errors).
 pub const CONTENT_TYPE_JSON: &str = "application/json";
@@ -20,13 +21,19 @@ pub const CONTENT_TYPE_TEXT: &str = "text/plain";
 /// Longest piece of a request path echoed in a 404, so a hostile path stays out of logs.
 const MAX_ECHOED_PATH_CHARS: usize = 80;
 
-/// A model ready to serve: the artifact, its vectorizer, and the version label answered
-/// in `model_version` (a registry version like `nyc-taxi-regressor/3`, or a run id).
+/// A model ready to serve: the artifact (linear or trees), its vectorizer, and the
+/// version label answered in `model_version` (a registry version like
+/// `nyc-taxi-regressor/3`, or a run id).
 #[derive(Debug, Clone)]
 pub struct LoadedModel {
-    pub model: LinearModel,
-    pub vectorizer: DictVectorizer,
+    pub model: Model,
+    /// The columns of a linear or one-hot tree model; `None` for categorical trees,
+    /// which read the zones themselves.
+    pub vectorizer: Option<DictVectorizer>,
     pub version: String,
+    /// For categorical trees: the zones some split lists, per zone column (pickup,
+    /// dropoff), sorted. Collected once at load time for the unknown-zone warning.
+    split_zones: Option<[Vec<u32>; 2]>,
 }
 
 /// Why the service cannot answer with a model (HTTP 5xx).
@@ -68,45 +75,148 @@ pub struct ServiceResponse {
     pub body: String,
 }
 
+/// How the end of an unknown-zone warning reads for each kind of model: what the
+/// prediction still rests on when one or both zones tell the model nothing.
+struct WarningTails {
+    neither_zone: &'static str,
+    pickup_only: &'static str,
+    dropoff_only: &'static str,
+}
+
+const LINEAR_TAILS: WarningTails = WarningTails {
+    neither_zone: "the prediction comes from the intercept and distance only",
+    pickup_only: "the prediction comes from the intercept, distance and pickup zone only",
+    dropoff_only: "the prediction comes from the intercept, distance and dropoff zone only",
+};
+
+/// One-hot trees: a column absent from the row is a missing value, and every split on
+/// it follows its learned default direction.
+const ONE_HOT_TREE_TAILS: WarningTails = WarningTails {
+    neither_zone: "the trees take their missing-value branches for it, so the prediction comes from the distance only",
+    pickup_only: "the trees take their missing-value branches for the dropoff zone, so the prediction comes from the distance and pickup zone only",
+    dropoff_only: "the trees take their missing-value branches for the pickup zone, so the prediction comes from the distance and dropoff zone only",
+};
+
+/// Categorical trees: a split sends the zones it lists left and every other zone right.
+const CATEGORICAL_TREE_TAILS: WarningTails = WarningTails {
+    neither_zone: "every zone split sends a zone it does not list right (“not in the set”), so the prediction comes from the distance only",
+    pickup_only: "every dropoff-zone split sends a zone it does not list right (“not in the set”), so the prediction comes from the distance and pickup zone only",
+    dropoff_only: "every pickup-zone split sends a zone it does not list right (“not in the set”), so the prediction comes from the distance and dropoff zone only",
+};
+
+/// The zones the categorical splits of `model` list, per zone column.
+fn zones_in_splits(model: &TreeModel) -> [Vec<u32>; 2] {
+    let mut zones: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    for tree in &model.trees {
+        for (node, categories) in tree.categories.iter().enumerate() {
+            let column = tree.feature.get(node).copied().unwrap_or(-1);
+            if let Ok(column @ 0..=1) = usize::try_from(column) {
+                zones[column].extend_from_slice(categories);
+            }
+        }
+    }
+    for list in &mut zones {
+        list.sort_unstable();
+        list.dedup();
+    }
+    zones
+}
+
+/// Checks what [`crate::trees::Tree::predict_row`] indexes: every node array as long as
+/// `feature`. (Child indices and feature numbers out of range give a wrong answer, not a
+/// panic; the artifact loader refuses those.)
+fn check_tree_arrays(model: &TreeModel) -> Result<(), String> {
+    for (i, tree) in model.trees.iter().enumerate() {
+        let n = tree.feature.len();
+        let lengths = [
+            tree.threshold.len(),
+            tree.default_left.len(),
+            tree.left.len(),
+            tree.right.len(),
+            tree.value.len(),
+        ];
+        if n == 0 || lengths.iter().any(|&len| len != n) {
+            return Err(format!("tree {i} of the model has node arrays of different lengths"));
+        }
+    }
+    Ok(())
+}
+
 impl LoadedModel {
-    pub fn new(model: LinearModel, version: &str) -> Self {
+    pub fn new(model: impl Into<Model>, version: &str) -> Self {
+        let model = model.into();
         let vectorizer = model.vectorizer();
-        Self { model, vectorizer, version: version.to_string() }
+        let split_zones = match &model {
+            Model::Trees(trees) if trees.encoding == TreeEncoding::Categorical => {
+                Some(zones_in_splits(trees))
+            }
+            _ => None,
+        };
+        Self { model, vectorizer, version: version.to_string(), split_zones }
     }
 
-    /// Loads a model artifact (the `model.json` a run logs).
+    /// Loads a model artifact (the `model.json` a run logs): linear or trees.
     pub fn from_json(bytes: &[u8], version: &str) -> Result<Self, ServiceError> {
         let text = std::str::from_utf8(bytes).map_err(|e| ServiceError::BadArtifact(e.to_string()))?;
-        let model = LinearModel::from_json(text).map_err(|e| ServiceError::BadArtifact(e.to_string()))?;
+        let model = Model::from_json(text).map_err(|e| ServiceError::BadArtifact(e.to_string()))?;
         Ok(Self::new(model, version))
     }
 
     /// Checks that the fields agree, since they are public and can be put together by
     /// hand: a vectorizer with more columns than the model has coefficients would make
-    /// `predict_ride` index past the end.
+    /// `predict_ride` index past the end. Cheap (no per-name comparison), as every
+    /// prediction calls it.
     pub fn validate(&self) -> Result<(), ServiceError> {
-        let (names, coefficients) = (self.model.feature_names.len(), self.model.coefficients.len());
-        if names != coefficients {
-            return Err(ServiceError::BadArtifact(format!(
-                "the model has {names} feature names but {coefficients} coefficients"
-            )));
+        let bad = |message: String| Err(ServiceError::BadArtifact(message));
+        match &self.model {
+            Model::Linear(linear) => {
+                let (names, coefficients) = (linear.feature_names.len(), linear.coefficients.len());
+                if names != coefficients {
+                    return bad(format!(
+                        "the model has {names} feature names but {coefficients} coefficients"
+                    ));
+                }
+                match &self.vectorizer {
+                    None => bad("the linear model has no vectorizer to build its columns".to_string()),
+                    Some(vectorizer) if vectorizer.n_features() != coefficients => bad(format!(
+                        "the vectorizer has {} columns but the model has {coefficients} coefficients",
+                        vectorizer.n_features()
+                    )),
+                    Some(_) => Ok(()),
+                }
+            }
+            Model::Trees(trees) => {
+                check_tree_arrays(trees).or_else(bad)?;
+                let names = trees.feature_names.len();
+                match (trees.encoding, &self.vectorizer) {
+                    (TreeEncoding::Categorical, _) if trees.feature_names != CATEGORICAL_COLUMNS => {
+                        bad(format!("a categorical tree model must read the columns {CATEGORICAL_COLUMNS:?}"))
+                    }
+                    (TreeEncoding::Categorical, _) => Ok(()),
+                    (TreeEncoding::OneHot, None) => {
+                        bad("the one-hot tree model has no vectorizer to build its columns".to_string())
+                    }
+                    (TreeEncoding::OneHot, Some(vectorizer)) if vectorizer.n_features() != names => {
+                        bad(format!(
+                            "the vectorizer has {} columns but the trees read {names}",
+                            vectorizer.n_features()
+                        ))
+                    }
+                    (TreeEncoding::OneHot, Some(_)) => Ok(()),
+                }
+            }
         }
-        if self.vectorizer.n_features() != coefficients {
-            return Err(ServiceError::BadArtifact(format!(
-                "the vectorizer has {} columns but the model has {coefficients} coefficients",
-                self.vectorizer.n_features()
-            )));
-        }
-        Ok(())
     }
 
     /// Predicts one ride, with a warning when the zones were never seen in training.
     ///
     /// `DictVectorizer` drops unseen categories silently (scikit-learn does too), so the
     /// course's service answers an unknown zone with a plausible-looking number that
-    /// ignores where the ride goes. The warning makes that visible. On an inconsistent
-    /// model (see [`LoadedModel::validate`]) the duration is NaN rather than a panic;
-    /// [`handle`] and the stream check first and answer with an error instead.
+    /// ignores where the ride goes; trees route such a zone down their missing-value or
+    /// "not in the set" branches, which ignores it just as well. The warning makes that
+    /// visible. On an inconsistent model (see [`LoadedModel::validate`]) the duration is
+    /// NaN rather than a panic; [`handle`] and the stream check first and answer with an
+    /// error instead.
     pub fn predict(&self, ride: &Ride) -> Prediction {
         if let Err(err) = self.validate() {
             return Prediction {
@@ -116,7 +226,7 @@ impl LoadedModel {
             };
         }
         let duration = self.model.predict_ride(
-            &self.vectorizer,
+            self.vectorizer.as_ref(),
             ride.pu_location_id,
             ride.do_location_id,
             ride.trip_distance,
@@ -146,8 +256,27 @@ impl LoadedModel {
             .filter(|(_, id)| !is_known_location(*id))
             .map(|(field, id)| format!("{field} {id}"))
             .collect();
-        let seen = |name: String| self.vectorizer.index_of(&name).is_some();
-        match self.model.feature_set {
+        if let Some(zones) = &self.split_zones {
+            // A zone column no split reads is ignored for every zone alike: nothing to warn about.
+            let listed = |column: usize, id: i64| {
+                zones[column].is_empty()
+                    || u32::try_from(id).is_ok_and(|id| zones[column].binary_search(&id).is_ok())
+            };
+            return zone_warning(
+                (listed(0, pu), listed(1, dol)),
+                (pu, dol),
+                &outside,
+                |unknown| format!("no split of the trees lists {}", unknown.join(" or ")),
+                &CATEGORICAL_TREE_TAILS,
+            );
+        }
+        let vectorizer = self.vectorizer.as_ref()?;
+        let tails = match self.model {
+            Model::Linear(_) => &LINEAR_TAILS,
+            Model::Trees(_) => &ONE_HOT_TREE_TAILS,
+        };
+        let seen = |name: String| vectorizer.index_of(&name).is_some();
+        match self.model.feature_set() {
             FeatureSet::PuDo => {
                 if seen(format!("PU_DO={pu}_{dol}")) {
                     return None;
@@ -157,35 +286,44 @@ impl LoadedModel {
                 } else {
                     format!("{} not a TLC zone", is_are(&outside))
                 };
-                Some(format!("{why}; the prediction comes from the intercept and distance only"))
+                Some(format!("{why}; {}", tails.neither_zone))
             }
-            FeatureSet::PuAndDo => {
-                let pu_seen = seen(format!("PULocationID={pu}"));
-                let do_seen = seen(format!("DOLocationID={dol}"));
-                let unseen: Vec<String> = [("PULocationID", pu, pu_seen), ("DOLocationID", dol, do_seen)]
-                    .iter()
-                    .filter(|(_, _, seen)| !seen)
-                    .map(|(field, id, _)| format!("{field} {id}"))
-                    .collect();
-                let why = if !outside.is_empty() {
-                    format!("{} not a TLC zone", is_are(&outside))
-                } else {
-                    format!("{} never seen in training", was_were(&unseen))
-                };
-                match (pu_seen, do_seen) {
-                    (true, true) => None,
-                    (false, false) => {
-                        Some(format!("{why}; the prediction comes from the intercept and distance only"))
-                    }
-                    (true, false) => Some(format!(
-                        "{why}; the prediction comes from the intercept, distance and pickup zone only"
-                    )),
-                    (false, true) => Some(format!(
-                        "{why}; the prediction comes from the intercept, distance and dropoff zone only"
-                    )),
-                }
-            }
+            FeatureSet::PuAndDo => zone_warning(
+                (seen(format!("PULocationID={pu}")), seen(format!("DOLocationID={dol}"))),
+                (pu, dol),
+                &outside,
+                |unknown| format!("{} never seen in training", was_were(unknown)),
+                tails,
+            ),
         }
+    }
+}
+
+/// The warning for a model that reads each zone apart: `known` says which of the two
+/// zones the model knows, `unknown_reason` says why the others tell it nothing.
+fn zone_warning(
+    known: (bool, bool),
+    (pu, dol): (i64, i64),
+    outside: &[String],
+    unknown_reason: impl Fn(&[String]) -> String,
+    tails: &WarningTails,
+) -> Option<String> {
+    let unknown: Vec<String> = [("PULocationID", pu, known.0), ("DOLocationID", dol, known.1)]
+        .iter()
+        .filter(|(_, _, known)| !known)
+        .map(|(field, id, _)| format!("{field} {id}"))
+        .collect();
+    let outside: Vec<String> = outside.iter().filter(|zone| unknown.contains(zone)).cloned().collect();
+    let why = if outside.is_empty() {
+        unknown_reason(&unknown)
+    } else {
+        format!("{} not a TLC zone", is_are(&outside))
+    };
+    match known {
+        (true, true) => None,
+        (false, false) => Some(format!("{why}; {}", tails.neither_zone)),
+        (true, false) => Some(format!("{why}; {}", tails.pickup_only)),
+        (false, true) => Some(format!("{why}; {}", tails.dropoff_only)),
     }
 }
 
@@ -307,7 +445,7 @@ fn predict_response(model: Result<&LoadedModel, &ServiceError>, body: &[u8]) -> 
 /// check every answer by hand, shared by the serving tests.
 #[cfg(test)]
 pub(crate) fn tiny_model() -> LoadedModel {
-    let model = LinearModel {
+    let model = crate::models::LinearModel {
         kind: crate::models::ModelKind::LinearRegression,
         alpha: None,
         feature_set: crate::features::FeatureSet::PuDo,
@@ -319,10 +457,76 @@ pub(crate) fn tiny_model() -> LoadedModel {
     LoadedModel::new(model, "nyc-taxi-regressor/3")
 }
 
+/// The linear model inside a test's [`LoadedModel`], to break it on purpose.
+#[cfg(test)]
+pub(crate) fn linear_mut(model: &mut LoadedModel) -> &mut crate::models::LinearModel {
+    match &mut model.model {
+        Model::Linear(linear) => linear,
+        Model::Trees(_) => panic!("a linear test model"),
+    }
+}
+
+/// A stump: `feature < threshold` (missing → `default_left`) chooses `left` or `right`.
+#[cfg(test)]
+pub(crate) fn stump(
+    feature: i32,
+    threshold: f64,
+    default_left: bool,
+    left: f64,
+    right: f64,
+) -> crate::trees::Tree {
+    crate::trees::Tree {
+        feature: vec![feature, -1, -1],
+        threshold: vec![threshold, 0.0, 0.0],
+        default_left: vec![default_left, false, false],
+        left: vec![1, 0, 0],
+        right: vec![2, 0, 0],
+        value: vec![0.0, left, right],
+        categories: Vec::new(),
+        cover: Vec::new(),
+    }
+}
+
+/// A one-hot GBDT on PU_DO: duration = 10 + (1 if distance < 3 else 5) + (2 if the ride
+/// is the pair 10_50 else 0). A missing `PU_DO=10_50` column (any other pair) goes left.
+#[cfg(test)]
+pub(crate) fn tiny_gbdt() -> LoadedModel {
+    let model = TreeModel {
+        kind: crate::trees::TreeKind::Gbdt,
+        feature_set: FeatureSet::PuDo,
+        encoding: TreeEncoding::OneHot,
+        feature_names: vec!["PU_DO=10_50".into(), "PU_DO=1_2".into(), "trip_distance".into()],
+        base_score: 10.0,
+        trees: vec![stump(2, 3.0, false, 1.0, 5.0), stump(0, 0.5, true, 0.0, 2.0)],
+        params: vec![("max_depth".into(), "1".into())],
+        best_iteration: None,
+    };
+    LoadedModel::new(model, "gbdt/1")
+}
+
+/// A categorical forest: the mean of (8 if the pickup is zone 10 or 20 else 4) and
+/// (6 if distance < 2 else 12).
+#[cfg(test)]
+pub(crate) fn tiny_forest() -> LoadedModel {
+    let mut zones = stump(0, 0.0, false, 8.0, 4.0);
+    zones.categories = vec![vec![10, 20], Vec::new(), Vec::new()];
+    let model = TreeModel {
+        kind: crate::trees::TreeKind::RandomForest,
+        feature_set: FeatureSet::PuDo,
+        encoding: TreeEncoding::Categorical,
+        feature_names: CATEGORICAL_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        base_score: 0.0,
+        trees: vec![zones, stump(2, 2.0, false, 6.0, 12.0)],
+        params: vec![("n_estimators".into(), "2".into())],
+        best_iteration: None,
+    };
+    LoadedModel::new(model, "forest/1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::ModelKind;
+    use crate::models::{LinearModel, ModelKind};
     use crate::serving::request::MAX_BODY_BYTES;
     use serde_json::{json, Value};
 
@@ -500,7 +704,7 @@ mod tests {
     #[test]
     fn an_inconsistent_model_is_500_not_a_panic() {
         let mut model = pu_do_model();
-        model.model.coefficients.pop();
+        linear_mut(&mut model).coefficients.pop();
         assert!(matches!(model.validate(), Err(ServiceError::BadArtifact(_))));
         assert!(model.predict(&ride(10, 50, 1.0)).duration.is_nan());
         let response = handle(Ok(&model), "POST", "/predict", GOOD);
@@ -509,14 +713,110 @@ mod tests {
 
         let mut model = pu_do_model();
         model.vectorizer =
-            DictVectorizer::from_feature_names(vec!["a".into(), "b".into(), "c".into(), "d".into()]);
+            Some(DictVectorizer::from_feature_names(vec!["a".into(), "b".into(), "c".into(), "d".into()]));
         assert_eq!(handle(Ok(&model), "POST", "/predict", GOOD).status, 500);
+        model.vectorizer = None;
+        assert_eq!(handle(Ok(&model), "POST", "/predict", GOOD).status, 500);
+    }
+
+    #[test]
+    fn an_inconsistent_tree_model_is_500_not_a_panic() {
+        let mut gbdt = tiny_gbdt();
+        gbdt.vectorizer = Some(DictVectorizer::from_feature_names(vec!["PU_DO=10_50".into()]));
+        let response = handle(Ok(&gbdt), "POST", "/predict", GOOD);
+        assert_eq!(response.status, 500);
+        assert!(
+            error_of(&response).contains("the vectorizer has 1 columns but the trees read 3"),
+            "{response:?}"
+        );
+        gbdt.vectorizer = None;
+        assert!(error_of(&handle(Ok(&gbdt), "POST", "/predict", GOOD)).contains("no vectorizer"));
+
+        let mut gbdt = tiny_gbdt();
+        let Model::Trees(trees) = &mut gbdt.model else { panic!("trees") };
+        trees.trees[1].value.pop();
+        let response = handle(Ok(&gbdt), "POST", "/predict", GOOD);
+        assert_eq!(response.status, 500);
+        assert!(error_of(&response).contains("tree 1 of the model"), "{response:?}");
+        assert!(gbdt.predict(&ride(10, 50, 4.0)).duration.is_nan());
+
+        let mut forest = tiny_forest();
+        let Model::Trees(trees) = &mut forest.model else { panic!("trees") };
+        trees.feature_names.reverse();
+        let response = handle(Ok(&forest), "POST", "/predict", GOOD);
+        assert_eq!(response.status, 500);
+        assert!(error_of(&response).contains("categorical tree model must read"), "{response:?}");
+        // A leaf value that overflows the sum is a 500 as for linear models.
+        let mut forest = tiny_forest();
+        let Model::Trees(trees) = &mut forest.model else { panic!("trees") };
+        trees.trees[0].value[1] = f64::MAX;
+        trees.trees[1].value[2] = f64::MAX;
+        assert_eq!(handle(Ok(&forest), "POST", "/predict", GOOD).status, 500);
+    }
+
+    #[test]
+    fn tree_models_predict_by_hand_and_match_the_artifact() {
+        let gbdt = tiny_gbdt();
+        assert_eq!(
+            gbdt.predict(&ride(10, 50, 4.0)),
+            Prediction { duration: 17.0, model_version: "gbdt/1".into(), warning: None }
+        );
+        assert_eq!(gbdt.predict(&ride(1, 2, 1.0)).duration, 11.0);
+        let forest = tiny_forest();
+        assert_eq!(forest.predict(&ride(10, 50, 4.0)).duration, (8.0 + 12.0) / 2.0);
+        assert_eq!(forest.predict(&ride(30, 50, 1.0)).duration, (4.0 + 6.0) / 2.0);
+        for model in [&gbdt, &forest] {
+            let loaded = LoadedModel::from_json(model.model.to_json().as_bytes(), "v2").expect("loads");
+            assert_eq!(loaded.model, model.model);
+            for (pu, dol, miles) in [(10, 50, 4.0), (20, 1, 0.0), (999, -3, 2.5), (1, 2, 499.0)] {
+                let (ours, back) =
+                    (model.predict(&ride(pu, dol, miles)), loaded.predict(&ride(pu, dol, miles)));
+                assert_eq!(ours.duration.to_bits(), back.duration.to_bits());
+                assert_eq!(ours.warning, back.warning);
+            }
+        }
+        let response = handle(Ok(&forest), "POST", "/predict", GOOD);
+        assert_eq!(json_body(&response), json!({"duration": 10.0, "model_version": "forest/1"}));
+    }
+
+    #[test]
+    fn tree_warnings_say_which_branch_an_unknown_zone_takes() {
+        let gbdt = tiny_gbdt();
+        let unseen = gbdt.predict(&ride(50, 10, 2.0));
+        assert_eq!(unseen.duration, 11.0, "the missing column goes left: + 0");
+        assert_eq!(
+            unseen.warning.as_deref(),
+            Some(
+                "the zone pair 50_10 (PU_DO) was never seen in training; the trees take their \
+                 missing-value branches for it, so the prediction comes from the distance only"
+            )
+        );
+        let outside = gbdt.predict(&ride(999, 50, 2.0)).warning.expect("warned");
+        assert!(outside.starts_with("PULocationID 999 is not a TLC zone; the trees take"), "{outside}");
+
+        let forest = tiny_forest();
+        assert_eq!(forest.predict(&ride(10, 50, 1.0)).warning, None, "no split reads DOLocationID at all");
+        let unlisted = forest.predict(&ride(30, 50, 1.0));
+        assert_eq!(unlisted.duration, 5.0, "an unlisted zone goes right");
+        assert_eq!(
+            unlisted.warning.as_deref(),
+            Some(
+                "no split of the trees lists PULocationID 30; every pickup-zone split sends a zone it \
+                 does not list right (“not in the set”), so the prediction comes from the distance \
+                 and dropoff zone only"
+            )
+        );
+        let outside = forest.predict(&ride(-4, 50, 1.0)).warning.expect("warned");
+        assert!(
+            outside.starts_with("PULocationID -4 is not a TLC zone; every pickup-zone split"),
+            "{outside}"
+        );
     }
 
     #[test]
     fn an_overflowing_prediction_is_500() {
         let mut model = pu_do_model();
-        model.model.coefficients[2] = f64::MAX;
+        linear_mut(&mut model).coefficients[2] = f64::MAX;
         let response = handle(Ok(&model), "POST", "/predict", GOOD);
         assert_eq!(response.status, 500);
         assert!(error_of(&response).contains("inf"), "{response:?}");

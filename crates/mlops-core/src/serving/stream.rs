@@ -366,10 +366,22 @@ mod tests {
     #[test]
     fn a_broken_model_makes_dead_letters_not_panics() {
         let mut broken = model();
-        broken.model.coefficients.clear();
+        crate::serving::service::linear_mut(&mut broken).coefficients.clear();
         let record = encode_ride_event(&ride(10, 50, 4.0), json!(1), 1);
         let dead = process_record(&broken, &record).expect_err("dead letter");
         assert!(dead.reason.contains("could not be loaded"), "{}", dead.reason);
+    }
+
+    #[test]
+    fn tree_models_are_served_on_the_stream_too() {
+        for (model, expected) in
+            [(crate::serving::service::tiny_gbdt(), 17.0), (crate::serving::service::tiny_forest(), 10.0)]
+        {
+            let record = encode_ride_event(&ride(10, 50, 4.0), json!("r-1"), 1);
+            let event = process_record(&model, &record).expect("predicted");
+            assert_eq!(event.prediction.ride_duration, expected);
+            assert_eq!(event.version, model.version);
+        }
     }
 
     #[test]

@@ -43,6 +43,10 @@ struct RunV1 {
 
 /// The flavor name of the foundation's linear models.
 pub const LINEAR_FLAVOR: &str = "mlops_lab.linear";
+/// The flavor name of tree ensembles (GBDT, random forest). Both flavors keep their
+/// model in `model.json`, told apart by its `kind`, so the registry and serving load
+/// either the same way ([`crate::models::Model::from_json`]).
+pub const TREES_FLAVOR: &str = "mlops_lab.trees";
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {

@@ -5,9 +5,11 @@
 //! all-or-nothing transactions. [`contract`] holds the behaviour tests once, run natively
 //! on memory and in headless Chromium on IndexedDB. [`search`] parses MLflow's filter
 //! language (plus `OR` and parentheses), [`registry`] holds stages and aliases,
-//! [`transfer`] exports and imports, [`migrate`] upgrades older stored records, and
-//! [`rest`] speaks MLflow's REST API to a real tracking server.
+//! [`transfer`] exports and imports, [`migrate`] upgrades older stored records,
+//! [`autolog`] records a fit as MLflow's autologging does, and [`rest`] speaks MLflow's
+//! REST API to a real tracking server.
 
+pub mod autolog;
 pub mod client;
 pub mod contract;
 pub mod entities;

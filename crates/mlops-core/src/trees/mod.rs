@@ -6,8 +6,15 @@
 //! (boosting feeds it gradients, a forest feeds it targets as negative gradients with
 //! bootstrap counts as hessians), which keeps a single, well-tested split search.
 
+mod binning;
+mod forest;
+mod gbdt;
+mod grower;
 pub mod model;
 pub mod params;
+mod predict;
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
@@ -30,6 +37,13 @@ impl TreeInput<'_> {
         match self {
             TreeInput::OneHot(matrix) => matrix.rows(),
             TreeInput::Categorical { pu, .. } => pu.len(),
+        }
+    }
+
+    pub fn encoding(&self) -> TreeEncoding {
+        match self {
+            TreeInput::OneHot(_) => TreeEncoding::OneHot,
+            TreeInput::Categorical { .. } => TreeEncoding::Categorical,
         }
     }
 }
@@ -76,6 +90,16 @@ pub enum TreeFitError {
     FeatureCount { expected: usize, found: usize },
     #[error("early stopping needs a validation set")]
     EarlyStoppingWithoutValidation,
+    #[error("the validation set has no rows")]
+    NoValidationRows,
+    #[error("the validation target has a missing or infinite value at row {0}")]
+    NonFiniteValidationTarget(usize),
+    #[error("validation feature value at row {0} is not a finite number")]
+    NonFiniteValidationFeature(usize),
+    #[error("the zone and distance columns differ in length: {pu} pickups, {dol} dropoffs, {trip_distance} distances")]
+    ColumnLengths { pu: usize, dol: usize, trip_distance: usize },
+    #[error("the parameters ask for the {expected:?} encoding but the rows come in the {found:?} encoding")]
+    WrongEncoding { expected: TreeEncoding, found: TreeEncoding },
 }
 
 /// Boosts `num_boost_round` trees (fewer with early stopping on `validation`).
@@ -88,8 +112,7 @@ pub fn fit_gbdt(
     meta: TreeMeta,
     progress: &mut dyn FnMut(&BoostRound),
 ) -> Result<GbdtFit, TreeFitError> {
-    let _ = (params, train, targets, validation, meta, progress);
-    unimplemented!("issue 6: GBDT")
+    gbdt::fit(params, train, targets, validation, meta, progress)
 }
 
 /// Grows `n_estimators` trees, each on its bootstrap sample. `progress(done, total)`.
@@ -100,8 +123,115 @@ pub fn fit_forest(
     meta: TreeMeta,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TreeModel, TreeFitError> {
-    let _ = (params, train, targets, meta, progress);
-    unimplemented!("issue 6: random forest")
+    forest::fit(params, train, targets, meta, progress)
+}
+
+/// Checked, binned inputs with the artifact's column names.
+struct Prepared {
+    data: binning::Binned,
+    feature_set: FeatureSet,
+    feature_names: Vec<String>,
+}
+
+/// Checks the rows against the targets and the parameters, then bins them.
+fn prepare(
+    encoding: TreeEncoding,
+    train: TreeInput<'_>,
+    targets: &[f64],
+    validation: Option<(TreeInput<'_>, &[f64])>,
+    meta: TreeMeta,
+    max_bin: usize,
+) -> Result<Prepared, TreeFitError> {
+    use TreeFitError as E;
+    if train.n_rows() == 0 {
+        return Err(E::NoRows);
+    }
+    for input in std::iter::once(train).chain(validation.map(|(input, _)| input)) {
+        if input.encoding() != encoding {
+            return Err(E::WrongEncoding { expected: encoding, found: input.encoding() });
+        }
+        if let TreeInput::Categorical { pu, dol, trip_distance } = input {
+            if pu.len() != dol.len() || pu.len() != trip_distance.len() {
+                return Err(E::ColumnLengths {
+                    pu: pu.len(),
+                    dol: dol.len(),
+                    trip_distance: trip_distance.len(),
+                });
+            }
+        }
+    }
+    if train.n_rows() != targets.len() {
+        return Err(E::ShapeMismatch { rows: train.n_rows(), targets: targets.len() });
+    }
+    if let Some(row) = targets.iter().position(|y| !y.is_finite()) {
+        return Err(E::NonFiniteTarget(row));
+    }
+    if let Some(row) = first_non_finite(train) {
+        return Err(E::NonFiniteFeature(row));
+    }
+    let n_features = match train {
+        TreeInput::OneHot(matrix) => matrix.cols(),
+        TreeInput::Categorical { .. } => CATEGORICAL_COLUMNS.len(),
+    };
+    let feature_names = match train {
+        TreeInput::OneHot(_) if meta.feature_names.len() != n_features => {
+            return Err(E::FeatureCount { expected: meta.feature_names.len(), found: n_features });
+        }
+        TreeInput::OneHot(_) => meta.feature_names,
+        TreeInput::Categorical { .. } => CATEGORICAL_COLUMNS.iter().map(|name| name.to_string()).collect(),
+    };
+    if let Some((input, val_targets)) = validation {
+        if input.n_rows() != val_targets.len() {
+            return Err(E::ValidationShapeMismatch { rows: input.n_rows(), targets: val_targets.len() });
+        }
+        if input.n_rows() == 0 {
+            return Err(E::NoValidationRows);
+        }
+        if let TreeInput::OneHot(matrix) = input {
+            if matrix.cols() != n_features {
+                return Err(E::FeatureCount { expected: n_features, found: matrix.cols() });
+            }
+        }
+        if let Some(row) = val_targets.iter().position(|y| !y.is_finite()) {
+            return Err(E::NonFiniteValidationTarget(row));
+        }
+        if let Some(row) = first_non_finite(input) {
+            return Err(E::NonFiniteValidationFeature(row));
+        }
+    }
+
+    // The binning walks rows, so matrices stored by column are turned around first.
+    let csr = |input: TreeInput<'_>| match input {
+        TreeInput::OneHot(matrix) if !matrix.is_csr() => Some(matrix.to_csr()),
+        _ => None,
+    };
+    let (train_csr, val_csr) = (csr(train), validation.and_then(|(input, _)| csr(input)));
+    fn columns<'a>(input: TreeInput<'a>, converted: &'a Option<CsMat<f64>>) -> binning::Columns<'a> {
+        match (input, converted) {
+            (_, Some(matrix)) => binning::Columns::Sparse(matrix),
+            (TreeInput::OneHot(matrix), None) => binning::Columns::Sparse(matrix),
+            (TreeInput::Categorical { pu, dol, trip_distance }, None) => {
+                binning::Columns::Categorical { pu, dol, trip_distance }
+            }
+        }
+    }
+    let train_columns = columns(train, &train_csr);
+    let val_columns = validation.map(|(input, _)| columns(input, &val_csr));
+    let data = binning::Binned::new(&train_columns, val_columns.as_ref(), n_features, max_bin);
+    Ok(Prepared { data, feature_set: meta.feature_set, feature_names })
+}
+
+/// The first row holding a value that is not a finite number.
+fn first_non_finite(input: TreeInput<'_>) -> Option<usize> {
+    match input {
+        TreeInput::OneHot(matrix) => {
+            let matrix: Cow<'_, CsMat<f64>> =
+                if matrix.is_csr() { Cow::Borrowed(matrix) } else { Cow::Owned(matrix.to_csr()) };
+            let row = matrix.outer_iterator().position(|row| row.data().iter().any(|x| !x.is_finite()));
+            row
+        }
+        TreeInput::Categorical { trip_distance, .. } => trip_distance.iter().position(|x| !x.is_finite()),
+    }
 }
 
 impl TreeModel {

@@ -7,7 +7,11 @@
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
+use super::predict;
 use crate::features::FeatureSet;
+
+/// From this many rows on, prediction routes rows through each tree together.
+const BATCH_ROWS: usize = 64;
 
 /// Which ensemble a [`TreeModel`] is: boosted trees add up, a forest averages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +120,7 @@ impl Tree {
     }
 
     /// Checks the arrays agree and every child index points inside the tree.
-    fn check(&self, n_features: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, n_features: usize) -> Result<(), String> {
         let n = self.feature.len();
         let lengths = [
             self.threshold.len(),
@@ -158,7 +162,7 @@ impl Tree {
 }
 
 /// A category id from a feature value: zone ids are small non-negative integers.
-fn category_of(x: f64) -> Option<u32> {
+pub(crate) fn category_of(x: f64) -> Option<u32> {
     (x >= 0.0 && x <= u32::MAX as f64 && x.fract() == 0.0).then_some(x as u32)
 }
 
@@ -196,7 +200,13 @@ pub enum TreeArtifactError {
 impl TreeModel {
     /// The prediction for one row, given its features by index (`None` = missing).
     pub fn predict_row(&self, value: &dyn Fn(usize) -> Option<f64>) -> f64 {
-        let total: f64 = self.trees.iter().map(|tree| tree.predict_row(value)).sum();
+        // Summed in tree order from 0, as the batch prediction and training's history add.
+        let total = self.trees.iter().fold(0.0, |sum, tree| sum + tree.predict_row(value));
+        self.finish(total)
+    }
+
+    /// The ensemble's prediction from the sum of its trees' leaf values.
+    fn finish(&self, total: f64) -> f64 {
         match self.kind {
             TreeKind::Gbdt => self.base_score + total,
             TreeKind::RandomForest if self.trees.is_empty() => self.base_score,
@@ -206,22 +216,30 @@ impl TreeModel {
 
     /// Predictions for a one-hot model's design matrix (rows of the vectorizer's columns).
     pub fn predict_csr(&self, matrix: &CsMat<f64>) -> Vec<f64> {
-        (0..matrix.rows())
-            .map(|r| match matrix.outer_view(r) {
-                Some(row) => {
-                    let (indices, data) = (row.indices(), row.data());
-                    self.predict_row(&|f| indices.binary_search(&f).ok().map(|k| data[k]))
-                }
-                None => self.predict_row(&|_| None),
-            })
-            .collect()
+        if !matrix.is_csr() {
+            return self.predict_csr(&matrix.to_csr());
+        }
+        self.predict_batch(predict::Rows::Sparse(matrix))
     }
 
     /// Predictions for a categorical model, from the raw columns.
     pub fn predict_columns(&self, pu: &[i64], dol: &[i64], trip_distance: &[f64]) -> Vec<f64> {
-        (0..pu.len().min(dol.len()).min(trip_distance.len()))
-            .map(|i| self.predict_row(&|f| categorical_value(f, pu[i], dol[i], trip_distance[i])))
-            .collect()
+        self.predict_batch(predict::Rows::Categorical { pu, dol, trip_distance })
+    }
+
+    /// Many rows at once: each tree routes them all (see [`predict`]); a few rows walk
+    /// the trees one by one. Both give the same bits.
+    fn predict_batch(&self, rows: predict::Rows<'_>) -> Vec<f64> {
+        let n_rows = rows.n_rows();
+        let mut totals = vec![0.0; n_rows];
+        if n_rows >= BATCH_ROWS {
+            predict::add_trees(&self.trees, rows, self.feature_names.len(), &mut totals);
+        } else {
+            for (r, total) in totals.iter_mut().enumerate() {
+                *total = self.trees.iter().fold(0.0, |sum, tree| sum + tree.predict_row(&|f| rows.value(r, f)));
+            }
+        }
+        totals.into_iter().map(|total| self.finish(total)).collect()
     }
 
     pub fn to_json(&self) -> String {

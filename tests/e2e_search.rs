@@ -1,0 +1,150 @@
+//! End to end, as a learner: a hyperparameter search on the release `dist/` in headless
+//! Chromium — ten random trials of small boosted trees on the simulated months with two
+//! workers, a reload in the middle, "Resume", and at the end exactly ten child runs under
+//! the search's parent run, the best-so-far chart and parallel coordinates drawn, and the
+//! best trial's model registered.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use support::{browser, click_when_enabled, prerequisites, save_screenshot, start_site, text_of, wait_text};
+
+/// Ten small trials take seconds per worker; allow for a slow, busy machine.
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(300);
+
+async fn attr(client: &Client, css: &str, name: &str) -> Option<String> {
+    let element = client.find(Locator::Css(css)).await.ok()?;
+    element.attr(name).await.ok().flatten()
+}
+
+/// Waits until an attribute satisfies `done`; panics with what was seen (and any error
+/// the page shows).
+async fn wait_attr(client: &Client, css: &str, name: &str, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let seen = attr(client, css, name).await;
+        if let Some(value) = seen.as_deref().filter(|v| done(v)) {
+            return value.to_string();
+        }
+        for problem in
+            ["[data-testid=search-start-error]", "[data-testid=error]", "[data-testid=panic-screen]"]
+        {
+            if let Some(text) = text_of(client, problem).await.filter(|t| !t.is_empty()) {
+                panic!("the page shows an error while waiting for {css}[{name}]: {text}");
+            }
+        }
+        if let Some(text) =
+            text_of(client, "[data-testid=search-message]").await.filter(|t| t.contains("stopped"))
+        {
+            panic!("a search worker stopped: {text}");
+        }
+        assert!(
+            start.elapsed() < SEARCH_TIMEOUT,
+            "timed out waiting for {css}[{name}]; last value: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn set_value(client: &Client, css: &str, value: &str) {
+    let element = client.find(Locator::Css(css)).await.expect(css);
+    element.clear().await.expect("clear");
+    element.send_keys(value).await.expect("type");
+}
+
+/// Clicks once enabled, first scrolling the element to the middle of the window (the
+/// sticky header would take a click on an element at the top edge).
+async fn click(client: &Client, css: &str) {
+    let script = format!("document.querySelector('{css}')?.scrollIntoView({{block: 'center'}})");
+    let start = Instant::now();
+    while client.find(Locator::Css(css)).await.is_err() {
+        assert!(start.elapsed() < SEARCH_TIMEOUT, "{css} never appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.execute(&script, vec![]).await.expect("scroll");
+    click_when_enabled(client, css).await;
+}
+
+fn finished(value: &str) -> u32 {
+    value.parse().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_runs_a_search_reloads_resumes_and_registers_the_best_trial() {
+    if !prerequisites() {
+        return;
+    }
+    let started = Instant::now();
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+    client.goto(&format!("{}#/search", site.base)).await.expect("open the search page");
+
+    // The simulated months load by themselves.
+    wait_text(&client, "[data-testid=search-train-label]", |t| t.contains("Simulated")).await;
+    wait_text(&client, "[data-testid=search-val-label]", |t| t.contains("Simulated")).await;
+
+    // A bad space is reported as it is typed, and the form follows a good one.
+    set_value(&client, "[data-testid=space-json]", r#"{"max_depth": {"unifrom": [2, 6]}}"#).await;
+    let error = wait_text(&client, "[data-testid=space-error]", |t| !t.is_empty()).await;
+    assert!(error.contains("unifrom"), "the error names the typo: {error}");
+    let start_button = client.find(Locator::Css("[data-testid=search-start]")).await.expect("start");
+    assert!(!start_button.is_enabled().await.expect("enabled?"), "a broken space cannot start");
+
+    click(&client, "[data-testid=preset-quick]").await;
+    wait_text(&client, "[data-testid=search-family]", |t| t.contains("Gradient-boosted")).await;
+    let rows = client.find_all(Locator::Css("[data-testid=space-row]")).await.expect("rows");
+    assert_eq!(rows.len(), 5, "the quick space has five parameters (two constants)");
+    assert!(text_of(&client, "[data-testid=space-error]").await.is_none(), "the preset is valid");
+
+    set_value(&client, "[data-testid=search-workers]", "2").await;
+    set_value(&client, "[data-testid=search-name]", "e2e-search").await;
+    click(&client, "[data-testid=search-start]").await;
+
+    // Two workers prepare the months, then trials stream in.
+    wait_attr(&client, "[data-testid=search-status]", "data-state", |s| s == "running").await;
+    let workers = client.find_all(Locator::Css("[data-testid=search-worker]")).await.expect("workers");
+    assert_eq!(workers.len(), 2, "two pool workers");
+    let before =
+        wait_attr(&client, "[data-testid=search-status]", "data-finished", |v| finished(v) >= 2).await;
+    let searched_at = started.elapsed();
+    assert!(finished(&before) < 10, "the reload must come mid-search; {before} trials were already done");
+    save_screenshot(&client, "search-running").await;
+
+    // A reload in the middle: the page offers to resume.
+    client.refresh().await.expect("reload");
+    wait_text(&client, "[data-testid=resume-banner]", |t| t.contains("e2e-search")).await;
+    click(&client, "[data-testid=resume-search]").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-state", |s| s == "complete").await;
+    let done = attr(&client, "[data-testid=search-status]", "data-finished").await.unwrap_or_default();
+    assert_eq!(done, "10", "every trial is done");
+
+    // Exactly ten child runs under the parent, in the store and in the table.
+    wait_attr(&client, "[data-testid=search-child-count]", "data-count", |c| c == "10").await;
+    let table_rows =
+        client.find_all(Locator::Css("[data-testid=runs-table] [data-testid=run-row]")).await.expect("rows");
+    assert_eq!(table_rows.len(), 10, "one row per trial");
+    client.find(Locator::Css("img[data-testid=best-so-far-chart]")).await.expect("best-so-far chart");
+    client.find(Locator::Css("img[data-testid=parallel-coords]")).await.expect("parallel coordinates");
+    assert!(text_of(&client, "[data-testid=resume-banner]").await.is_none(), "nothing left to resume");
+
+    // The best trial's model goes to the registry.
+    click(&client, "[data-testid=register-best-trial]").await;
+    let registered = wait_text(&client, "[data-testid=register-result]", |t| !t.is_empty()).await;
+    assert!(registered.contains("Registered nyc-taxi-regressor version 1"), "{registered}");
+    save_screenshot(&client, "search-complete").await;
+
+    // The parent run lists its trials as nested runs on the runs page.
+    client.goto(&format!("{}#/runs", site.base)).await.expect("runs page");
+    let count = wait_text(&client, "[data-testid=match-count]", |t| t.ends_with("runs")).await;
+    let total: usize = count.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert_eq!(total, 11, "the parent and its ten trials: {count}");
+    eprintln!(
+        "e2e_search: first trials after {:.1} s, everything after {:.1} s",
+        searched_at.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    client.close().await.expect("close");
+}
