@@ -90,8 +90,10 @@ def entry(report, *keys):
             return report[key]
     return None
 print(f"{'model':<8} {'runner':<18} {'median s':>9} {'fit s':>8} {'val RMSE':>9} {'wasm / this':>12}")
-for model, python_keys, python_name in (("gbdt", ("gbdt", "xgboost"), "XGBoost"), ("forest", ("forest", "sklearn", "random_forest"), "scikit-learn")):
-    rows = [("native", entry(native, model)), ("wasm", entry(wasm, model)), (python_name, entry(python, *python_keys))]
+for model, python_rows in (("gbdt", (("XGBoost", "xgboost"),)),
+                           ("forest", (("scikit-learn", "forest"), ("sklearn n_jobs=-1", "forest_parallel")))):
+    rows = [("native", entry(native, model)), ("wasm", entry(wasm, model))]
+    rows += [(name, entry(python, key)) for name, key in python_rows]
     ours = rows[1][1]
     for name, r in rows:
         if r is None:
@@ -100,7 +102,9 @@ for model, python_keys, python_name in (("gbdt", ("gbdt", "xgboost"), "XGBoost")
         ratio = ours["median_seconds"] / r["median_seconds"] if ours and r.get("median_seconds") else float("nan")
         print(f"{model:<8} {name:<18} {r['median_seconds']:>9.3f} {r.get('fit_median_seconds', float('nan')):>8.3f}"
               f" {r.get('val_rmse', float('nan')):>9.4f} {ratio:>12.3f}")
-print(f"wasm decode of both months (median): {wasm.get('decode_median_seconds', float('nan')):.3f} s; median s = decode + vectorize + fit (+ scoring in wasm)")
+print(f"wasm decode of both months (median): {wasm.get('decode_median_seconds', float('nan')):.3f} s;"
+      " median s = decode + vectorize + fit (+ scoring in wasm); 'wasm / this' compares those medians")
+print(f"python: {python.get('runner', 'not run')} on {python.get('cpus', '?')} CPUs")
 PY
 
 echo

@@ -4,6 +4,7 @@
 pub mod components;
 pub mod monitoring_state;
 pub mod pages;
+pub mod pipeline_state;
 pub mod remote;
 pub mod routes;
 pub mod search_state;
@@ -63,7 +64,9 @@ pub fn App() -> impl IntoView {
     provide_context(state);
     provide_context(state.tracking);
     provide_context(serving_state::Serving::new(state.tracking));
-    provide_context(monitoring_state::Monitoring::new(state));
+    let monitoring = monitoring_state::Monitoring::new(state);
+    provide_context(monitoring);
+    provide_context(pipeline_state::Pipelines::new(state.tracking, monitoring));
     provide_context(search_state::Searches::new(state));
     sw_bridge::start(serving_state::Serving::use_context());
     let route = use_route();
@@ -74,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <a href=Route::Chapter1.path() data-testid="nav-chapter-1">"1 · Introduction"</a>
                 <a href=Route::Chapter2.path() data-testid="nav-chapter-2">"2 · Tracking"</a>
                 <a href=Route::Search.path() data-testid="nav-search">"Tuning"</a>
+                <a href=Route::Chapter3.path() data-testid="nav-chapter-3">"3 · Pipelines"</a>
                 <a href=Route::Chapter4.path() data-testid="nav-chapter-4">"4 · Deployment"</a>
                 <a href=Route::Chapter5.path() data-testid="nav-chapter-5">"5 · Monitoring"</a>
                 <a href=Route::Runs.path() data-testid="nav-runs">"Runs"</a>
@@ -90,6 +94,7 @@ pub fn App() -> impl IntoView {
                 Route::Home => pages::home::HomePage().into_any(),
                 Route::Chapter1 => pages::chapter1::Chapter1Page().into_any(),
                 Route::Chapter2 => pages::chapter2::Chapter2Page().into_any(),
+                Route::Chapter3 => pages::chapter3::Chapter3Page().into_any(),
                 Route::Runs => pages::runs::RunsPage().into_any(),
                 Route::Run(run_id) => view! { <pages::run::RunPage run_id/> }.into_any(),
                 Route::Compare => pages::compare::ComparePage().into_any(),
@@ -106,6 +111,7 @@ pub fn App() -> impl IntoView {
                 Route::DriftCompare => pages::drift_compare::DriftComparePage().into_any(),
                 Route::Bench => pages::bench::BenchPage().into_any(),
                 Route::Search => pages::search::SearchPage().into_any(),
+                Route::Pipelines => pages::pipelines::PipelinesPage().into_any(),
                 Route::Coming(n) => view! { <pages::home::ComingSoon chapter=n/> }.into_any(),
                 Route::NotFound => view! {
                     <section class="lesson">

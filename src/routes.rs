@@ -11,6 +11,8 @@ pub enum Route {
     Home,
     Chapter1,
     Chapter2,
+    /// Chapter 3's walkthrough: orchestration and ML pipelines.
+    Chapter3,
     /// The runs table (experiments sidebar, filter, columns).
     Runs,
     /// One run's page, by run id.
@@ -41,6 +43,8 @@ pub enum Route {
     Bench,
     /// Chapter 2's hyperparameter search: space, algorithm, worker pool, trials.
     Search,
+    /// Chapter 3's pipelines: DAG, clock, triggers, run history.
+    Pipelines,
     /// A chapter whose issue has not landed yet.
     Coming(u8),
     NotFound,
@@ -64,6 +68,7 @@ impl Route {
             Route::Home => "#/".to_string(),
             Route::Chapter1 => "#/chapter-1".to_string(),
             Route::Chapter2 => "#/chapter-2".to_string(),
+            Route::Chapter3 => "#/chapter-3".to_string(),
             Route::Runs => "#/runs".to_string(),
             Route::Run(id) => format!("#/runs/{}", encode_segment(id)),
             Route::Compare => "#/compare".to_string(),
@@ -80,6 +85,7 @@ impl Route {
             Route::DriftCompare => "#/monitoring/compare".to_string(),
             Route::Bench => "#/bench".to_string(),
             Route::Search => "#/search".to_string(),
+            Route::Pipelines => "#/pipelines".to_string(),
             Route::Coming(n) => format!("#/chapter-{n}"),
             Route::NotFound => "#/not-found".to_string(),
         }
@@ -97,9 +103,11 @@ impl Route {
         match path {
             "bench" => Route::Bench,
             "search" => Route::Search,
+            "pipelines" => Route::Pipelines,
             "" => Route::Home,
             "chapter-1" => Route::Chapter1,
             "chapter-2" => Route::Chapter2,
+            "chapter-3" => Route::Chapter3,
             "runs" => Route::Runs,
             "compare" => Route::Compare,
             "models" => Route::Models,
@@ -181,12 +189,13 @@ mod tests {
             Route::Service,
             Route::Batch,
             Route::Stream,
-            Route::Coming(3),
+            Route::Chapter3,
             Route::Chapter5,
             Route::Monitoring,
             Route::MonitoringDay(27),
             Route::DriftCompare,
             Route::Search,
+            Route::Pipelines,
         ];
         for route in routes {
             assert_eq!(Route::from_hash(&route.path()), route);

@@ -450,7 +450,8 @@ impl AppState {
                 self.finish();
             }
             // Only a search's pool workers are asked to prepare months and run trials.
-            Response::SearchPrepared { .. } | Response::TrialDone { .. } => {}
+            // Pool workers' answers (search, pipelines), never this worker's.
+            Response::SearchPrepared { .. } | Response::TrialDone { .. } | Response::BlockDone(_) => {}
             Response::ScoreBench(report) => {
                 let json = serde_json::json!({
                     "runner": "wasm (release, Web Worker, headless Chromium)",

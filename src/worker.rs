@@ -9,8 +9,8 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use mlops_core::data::TripTable;
 use mlops_core::monitoring::jobs::{run_drift, run_drift_bench, run_replay};
 use mlops_core::protocol::{
-    dataset_view, load_slot, prepare_search, run_bench, run_score_bench, run_trees_bench, run_trial,
-    stage_label, Request, Response, Slot,
+    dataset_view, load_slot, prepare_search, run_bench, run_pipeline_block, run_score_bench, run_trees_bench,
+    run_trial, stage_label, Request, Response, Slot,
 };
 use mlops_core::serving::batch::score_trips;
 use mlops_core::serving::service::LoadedModel;
@@ -204,6 +204,18 @@ impl Worker for TrainerWorker {
                     Ok(report) => Response::TreesBench(report),
                     Err(message) => Response::Failed { message },
                 }
+            }
+            Request::RunBlock { request } => {
+                let mut last_sent = 0.0;
+                let stage = format!("Running block `{}`", request.context.block_id);
+                let mut progress = |fraction: f64| {
+                    let now = now_seconds();
+                    if now - last_sent > 0.1 {
+                        last_sent = now;
+                        scope.respond(id, Response::Progress { stage: stage.clone(), fraction });
+                    }
+                };
+                Response::BlockDone(Box::new(run_pipeline_block(&request, &now_seconds, &mut progress)))
             }
             Request::Train { spec } => {
                 match (self.tables.get(&Slot::Train), self.tables.get(&Slot::Validation)) {

@@ -99,6 +99,20 @@ async fn learner_runs_a_search_reloads_resumes_and_registers_the_best_trial() {
     assert_eq!(rows.len(), 5, "the quick space has five parameters (two constants)");
     assert!(text_of(&client, "[data-testid=space-error]").await.is_none(), "the preset is valid");
 
+    // The form writes the JSON: more rounds per trial, so the reload lands mid-search.
+    let rounds = "[data-testid=space-row][data-param=num_boost_round] [data-testid=space-value]";
+    set_value(&client, rounds, "60\t").await;
+    let start = Instant::now();
+    loop {
+        let json = client.find(Locator::Css("[data-testid=space-json]")).await.expect("json box");
+        let text = json.prop("value").await.ok().flatten().unwrap_or_default();
+        if text.contains("\"num_boost_round\": 60") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the form did not update the JSON: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     set_value(&client, "[data-testid=search-workers]", "2").await;
     set_value(&client, "[data-testid=search-name]", "e2e-search").await;
     click(&client, "[data-testid=search-start]").await;
@@ -146,5 +160,99 @@ async fn learner_runs_a_search_reloads_resumes_and_registers_the_best_trial() {
         searched_at.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+    client.close().await.expect("close");
+}
+
+async fn step_done(client: &Client, letter: char) -> bool {
+    attr(client, &format!("[data-testid=step-{letter}]"), "data-done").await.as_deref() == Some("true")
+}
+
+async fn wait_step(client: &Client, letter: char) {
+    let start = Instant::now();
+    while !step_done(client, letter).await {
+        for problem in ["[data-testid=error]", "[data-testid=panic-screen]"] {
+            if let Some(text) = text_of(client, problem).await.filter(|t| !t.is_empty()) {
+                panic!("the page shows an error while waiting for step {letter}: {text}");
+            }
+        }
+        assert!(start.elapsed() < SEARCH_TIMEOUT, "step {letter} was never done");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_trains_boosted_trees_then_tunes_them_in_the_chapter_2_walkthrough() {
+    if !prerequisites() {
+        return;
+    }
+    let started = Instant::now();
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+
+    // Chapter 1: boosted trees from the form, with their learning curve.
+    client.goto(&format!("{}#/chapter-1", site.base)).await.expect("open chapter 1");
+    wait_text(&client, "[data-testid=rows-validation]", |t| !t.is_empty()).await;
+    let kind = client.find(Locator::Css("[data-testid=model-kind]")).await.expect("model select");
+    kind.select_by_value("gbdt").await.expect("choose boosted trees");
+    set_value(&client, "[data-testid=param-max_depth]", "0").await;
+    let error = wait_text(&client, "[data-testid=param-error]", |t| !t.is_empty()).await;
+    assert!(error.contains("max_depth"), "the error names the field: {error}");
+    set_value(&client, "[data-testid=param-max_depth]", "4").await;
+    set_value(&client, "[data-testid=param-num_boost_round]", "15").await;
+    assert!(text_of(&client, "[data-testid=param-error]").await.is_none(), "the form is valid again");
+    click(&client, "[data-testid=train]").await;
+    client.find(Locator::Css("img[data-testid=learning-curve]")).await.ok();
+    let note = wait_text(&client, "[data-testid=learning-curve-note]", |t| !t.is_empty()).await;
+    assert!(note.starts_with("15 boosting rounds"), "{note}");
+    let val_rmse: f64 =
+        wait_text(&client, "[data-testid=val-rmse]", |t| !t.is_empty()).await.parse().expect("a number");
+    assert!(val_rmse > 3.0 && val_rmse < 15.0, "a sensible RMSE: {val_rmse}");
+
+    // Chapter 2, steps h–l.
+    client.goto(&format!("{}#/chapter-2", site.base)).await.expect("open chapter 2");
+    click(&client, "[data-testid=load-step]").await;
+    wait_step(&client, 'a').await;
+    click(&client, "[data-testid=tuning-first-search]").await;
+    wait_step(&client, 'h').await;
+    wait_step(&client, 'j').await;
+    let facts = wait_text(&client, "[data-testid=autolog-facts]", |t| t.contains("data tags")).await;
+    assert!(facts.contains("data.train.sha256") && facts.contains("model/model.json"), "{facts}");
+
+    click(&client, "[data-testid=tuning-compare]").await;
+    wait_step(&client, 'i').await;
+    client.find(Locator::Css("img[data-testid=compare-chart]")).await.expect("both curves");
+
+    // Step k: try the parameters until the page agrees.
+    let select = "[data-testid=tuning-answer]";
+    wait_text(&client, select, |t| t.contains("learning_rate")).await;
+    let options = client.find_all(Locator::Css(&format!("{select} option"))).await.expect("options");
+    let mut values = Vec::new();
+    for option in options {
+        if let Some(value) = option.attr("value").await.ok().flatten().filter(|v| !v.is_empty()) {
+            values.push(value);
+        }
+    }
+    // The newest complete search is the comparison's random one: four parameters.
+    assert_eq!(values.len(), 4, "one choice per searched parameter: {values:?}");
+    for value in &values {
+        let element = client.find(Locator::Css(select)).await.expect("select");
+        element.select_by_value(value).await.expect("choose");
+        let said = wait_text(&client, "[data-testid=tuning-answer-result]", |t| !t.is_empty()).await;
+        if said.starts_with("Yes") {
+            break;
+        }
+    }
+    wait_step(&client, 'k').await;
+
+    click(&client, "[data-testid=tuning-register]").await;
+    wait_step(&client, 'l').await;
+    save_screenshot(&client, "chapter2-tuning").await;
+
+    // All of it is back after a reload.
+    client.refresh().await.expect("reload");
+    for letter in ['h', 'i', 'j', 'k', 'l'] {
+        wait_step(&client, letter).await;
+    }
+    eprintln!("e2e_search (walkthrough): {:.1} s", started.elapsed().as_secs_f64());
     client.close().await.expect("close");
 }

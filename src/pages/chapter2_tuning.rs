@@ -336,7 +336,7 @@ pub fn TuningSteps(
                 let svg = parallel_coords_svg(&search_axes(&r.search), &search_losses(&r.search), &search_failed(&r.search));
                 let labels = r.search.spec.space.labels();
                 view! {
-                    <SvgImage svg alt="The first search's trials in parallel coordinates" testid="tuning-parallel-coords"/>
+                    <SvgImage svg alt="The newest complete search's trials in parallel coordinates" testid="tuning-parallel-coords"/>
                     <p>
                         <label>"Which hyperparameter does the loss follow most closely? "
                             <select data-testid="tuning-answer" prop:value=move || picked.get()

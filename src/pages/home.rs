@@ -6,7 +6,7 @@ use crate::routes::Route;
 const CHAPTERS: [(u8, &str, &str, Option<Route>); 5] = [
     (1, "Introduction", "Load taxi trips, build features, train and evaluate a duration model; rate your team's MLOps maturity.", Some(Route::Chapter1)),
     (2, "Experiment tracking & model registry", "Track every run, search and compare them, register the best model and promote it.", Some(Route::Chapter2)),
-    (3, "Orchestration & ML pipelines", "Turn the notebook steps into a pipeline with retries, schedules and retraining.", None),
+    (3, "Orchestration & ML pipelines", "Turn the notebook steps into a pipeline with retries, schedules and retraining.", Some(Route::Chapter3)),
     (4, "Deployment", "Serve the model as a web service, score a month in batch, consume a stream.", Some(Route::Chapter4)),
     (5, "Monitoring", "Detect data drift and falling quality day by day, with dashboards and alerts.", Some(Route::Chapter5)),
 ];

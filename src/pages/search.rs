@@ -791,7 +791,7 @@ fn SearchProgress() -> impl IntoView {
             {move || status().map(|(name, state, ok, failed, total, started)| {
                 let running = started.saturating_sub(ok + failed);
                 let text = format!(
-                    "`{name}`: {state} · {} of {total} trials done ({ok} finished, {failed} failed) · {running} running",
+                    "`{name}`: {state} · {} of {total} trials done ({ok} finished, {failed} failed) · {running} in flight",
                     ok + failed, state = state.as_str(),
                 );
                 view! {

@@ -6,7 +6,10 @@
 //! does the same with XGBoost and scikit-learn.
 //!
 //! `cargo run --release -p mlops-core --example bench_trees -- TRAIN VAL [--repeat N]
-//! [--rounds N] [--trees N] [--forest-max-bin N] [--only gbdt|forest]`
+//! [--rounds N] [--trees N] [--forest-max-bin N] [--only gbdt|forest] [--history PATH]`
+//!
+//! `--history PATH` writes the boosting rounds' scores (JSON), to compare a whole
+//! learning curve with XGBoost's.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -19,6 +22,9 @@ use mlops_core::summary::median;
 use mlops_core::trees::{fit_forest, fit_gbdt, ForestParams, GbdtParams, TreeInput, TreeMeta, TreeModel};
 use serde_json::json;
 
+const USAGE: &str = "usage: bench_trees TRAIN VAL [--repeat N] [--rounds N] [--trees N] \
+                     [--forest-max-bin N] [--only gbdt|forest] [--history PATH]";
+
 struct Options {
     train: String,
     val: String,
@@ -27,12 +33,14 @@ struct Options {
     trees: u32,
     forest_max_bin: u32,
     only: Option<String>,
+    history: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let mut paths = Vec::new();
-    let (mut repeat, mut rounds, mut trees, mut forest_max_bin, mut only) = (3, 200, 100, 256, None);
+    let (mut repeat, mut rounds, mut trees, mut forest_max_bin, mut only, mut history) =
+        (3, 200, 100, 256, None, None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -44,11 +52,12 @@ fn options() -> Result<Options, String> {
                     value("--forest-max-bin")?.parse().map_err(|e| format!("--forest-max-bin: {e}"))?
             }
             "--only" => only = Some(value("--only")?),
+            "--history" => history = Some(value("--history")?),
             _ => paths.push(arg),
         }
     }
     let [train, val] = <[String; 2]>::try_from(paths).map_err(|_| "expected TRAIN and VAL".to_string())?;
-    Ok(Options { train, val, repeat: repeat.max(1), rounds, trees, forest_max_bin, only })
+    Ok(Options { train, val, repeat: repeat.max(1), rounds, trees, forest_max_bin, only, history })
 }
 
 /// Decoded, filtered and vectorized months, with the seconds that took.
@@ -90,7 +99,7 @@ fn main() -> ExitCode {
     let options = match options() {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("error: {e}\nusage: bench_trees TRAIN VAL [--repeat N] [--rounds N] [--trees N] [--forest-max-bin N] [--only gbdt|forest]");
+            eprintln!("error: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -171,6 +180,12 @@ fn main() -> ExitCode {
             let val_rmse = rmse(&model, &data.x_val, &data.y_val);
             let predict_seconds = predict_start.elapsed().as_secs_f64();
             let nodes: usize = model.trees.iter().map(|tree| tree.n_nodes()).sum();
+            if let (Some(path), false) = (&options.history, history.is_empty()) {
+                if let Err(e) = std::fs::write(path, json!(history).to_string()) {
+                    eprintln!("error: cannot write {path}: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             let checkpoints: serde_json::Map<String, serde_json::Value> = [0, 9, 49, 99, 199, 499, 999]
                 .iter()
                 .filter_map(|&i| history.get(i).map(|r| (format!("{}", i + 1), json!(r.val_rmse))))

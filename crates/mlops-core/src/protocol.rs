@@ -94,6 +94,9 @@ pub enum Request {
     /// The trees benchmark (see `bench/`): decode both months, then fit
     /// [`bench_gbdt_params`] and [`bench_forest_params`], `repeat` times.
     BenchTrees { train: Vec<u8>, val: Vec<u8>, repeat: u32 },
+    /// Chapter 3: run one pipeline block (its inputs travel with it; see
+    /// [`run_pipeline_block`]).
+    RunBlock { request: Box<crate::pipelines::engine::BlockRequest> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,9 +131,36 @@ pub enum Response {
         outcome: Result<Box<TrainReport>, String>,
     },
     TreesBench(TreesBenchReport),
+    /// A pipeline block ran: its output or why it failed, and its seconds in the worker.
+    BlockDone(Box<BlockDone>),
     Failed {
         message: String,
     },
+}
+
+/// The answer to [`Request::RunBlock`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockDone {
+    pub block_id: String,
+    pub result: Result<crate::pipelines::exec::BlockOutput, crate::pipelines::exec::BlockError>,
+    /// Wall seconds the block took inside the worker.
+    pub seconds: f64,
+}
+
+/// Runs one pipeline block as a worker does: timed with `now_seconds`, with progress
+/// reported (0–1) to `progress`.
+pub fn run_pipeline_block(
+    request: &crate::pipelines::engine::BlockRequest,
+    now_seconds: &dyn Fn() -> f64,
+    progress: &mut dyn FnMut(f64),
+) -> BlockDone {
+    let started = now_seconds();
+    let result = request.run_with(&mut crate::pipelines::exec::Hooks { now_seconds, progress });
+    BlockDone {
+        block_id: request.context.block_id.clone(),
+        result,
+        seconds: (now_seconds() - started).max(0.0),
+    }
 }
 
 /// Timings of [`Request::Bench`], measured inside the worker.
@@ -554,7 +584,8 @@ mod tests {
             assert_eq!(back, request);
         }
         let failed = Response::TrialDone { tid: 3, outcome: Err("max_depth must be 1 to 64".into()) };
-        let back: Response = bincode::deserialize(&bincode::serialize(&failed).expect("encodes")).expect("decodes");
+        let back: Response =
+            bincode::deserialize(&bincode::serialize(&failed).expect("encodes")).expect("decodes");
         assert_eq!(back, failed);
     }
 
@@ -697,5 +728,46 @@ mod tests {
         let bytes = bincode::serialize(&request).expect("encodes");
         let back: Request = bincode::deserialize(&bytes).expect("decodes");
         assert_eq!(back, request);
+    }
+
+    /// A pipeline block crosses the worker bridge and back: the request (inputs and all)
+    /// and the answer survive bincode, and an injected failure comes back as an error.
+    #[test]
+    fn a_pipeline_block_runs_through_the_worker_codec() {
+        use crate::pipelines::clock::SimTime;
+        use crate::pipelines::engine::{OutputCache, PipelineRun, RunContext, Started};
+        use crate::pipelines::exec::{BlockError, HostFacts};
+        use crate::pipelines::presets::{self, PresetData, PresetOptions};
+        let options =
+            PresetOptions { data: PresetData::Simulated { trips: 300 }, ..PresetOptions::default() };
+        let mut definition = presets::training(&options);
+        let now = SimTime(0);
+        let cache = OutputCache::new();
+        let mut run =
+            PipelineRun::new(&definition, RunContext::manual("training", "t#1", now), now).expect("valid");
+        let first = run.ready(now)[0].clone();
+        let Started::Job(job) = run.start(&first, now, HostFacts::default(), &cache).expect("starts") else {
+            panic!("nothing is cached")
+        };
+        let request = Request::RunBlock { request: Box::new(job.request(&cache).expect("inputs")) };
+        let request: Request =
+            bincode::deserialize(&bincode::serialize(&request).expect("encodes")).expect("decodes");
+        let Request::RunBlock { request } = request else { panic!("a block request") };
+        let done = run_pipeline_block(&request, &|| 1.0, &mut |_| {});
+        assert_eq!(done.block_id, first);
+        assert_eq!(done.result.as_ref().map(|o| o.rows_out), Ok(300));
+        let response = Response::BlockDone(Box::new(done));
+        let back: Response =
+            bincode::deserialize(&bincode::serialize(&response).expect("encodes")).expect("decodes");
+        assert_eq!(back, response);
+        // The same block with an injected failure fails on its first attempt.
+        definition.blocks.iter_mut().find(|b| b.id == first).expect("the block").fail_first_n_attempts = 1;
+        let mut run =
+            PipelineRun::new(&definition, RunContext::manual("training", "t#2", now), now).expect("valid");
+        let Started::Job(job) = run.start(&first, now, HostFacts::default(), &cache).expect("starts") else {
+            panic!("nothing is cached")
+        };
+        let done = run_pipeline_block(&job.request(&cache).expect("inputs"), &|| 1.0, &mut |_| {});
+        assert!(matches!(done.result, Err(BlockError::Injected { attempt: 1, of: 1 })), "{:?}", done.result);
     }
 }

@@ -64,6 +64,7 @@ pub(crate) struct Binned {
     pub bin_start: Vec<u32>,
     pub feature_of_bin: Vec<u32>,
     /// Training rows come first, then validation rows (which never enter a histogram).
+    pub n_train: usize,
     pub n_rows: usize,
     /// Row `r`'s global bins, ascending: `row_bins[row_start[r]..row_start[r + 1]]`.
     pub row_start: Vec<u32>,
@@ -188,6 +189,7 @@ impl Binned {
             categorical,
             bin_start,
             feature_of_bin,
+            n_train,
             n_rows,
             row_start,
             row_bins,

@@ -243,3 +243,148 @@ impl TreeModel {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Small data sets for the ensembles' tests.
+
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use sprs::{CsMat, TriMat};
+
+    use super::TreeMeta;
+    use crate::features::FeatureSet;
+
+    /// A CSR matrix from each row's `(column, value)` entries.
+    pub fn csr(rows: &[Vec<(usize, f64)>], n_cols: usize) -> CsMat<f64> {
+        let mut triplets = TriMat::new((rows.len(), n_cols));
+        for (r, row) in rows.iter().enumerate() {
+            for &(c, value) in row {
+                triplets.add_triplet(r, c, value);
+            }
+        }
+        triplets.to_csr()
+    }
+
+    /// One numeric column holding `xs`.
+    pub fn column(xs: &[f64]) -> CsMat<f64> {
+        csr(&xs.iter().map(|&x| vec![(0, x)]).collect::<Vec<_>>(), 1)
+    }
+
+    pub fn meta(n_features: usize) -> TreeMeta {
+        TreeMeta {
+            feature_set: FeatureSet::PuDo,
+            feature_names: (0..n_features).map(|i| format!("x{i}")).collect(),
+        }
+    }
+
+    /// Rows like the course's: one of 6 one-hot zone pairs (columns 0–5) plus a
+    /// distance (column 6, missing in one row of ten), with a noisy duration.
+    pub fn trips(n: usize, seed: u64) -> (CsMat<f64>, Vec<f64>) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut rows = Vec::with_capacity(n);
+        let mut targets = Vec::with_capacity(n);
+        for _ in 0..n {
+            let pair = rng.gen_range(0..6usize);
+            let distance = (rng.gen::<f64>() * 1000.0).round() / 100.0;
+            let mut row = vec![(pair, 1.0)];
+            if rng.gen::<f64>() > 0.1 {
+                row.push((6, distance));
+            }
+            rows.push(row);
+            targets.push(3.0 + 2.0 * distance + 4.0 * (pair % 3) as f64 + rng.gen::<f64>() * 2.0);
+        }
+        (csr(&rows, 7), targets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{column, csr, meta, trips};
+    use super::*;
+
+    fn gbdt(params: GbdtParams) -> ValidGbdtParams {
+        params.check().expect("valid parameters")
+    }
+
+    #[test]
+    fn bad_inputs_are_errors_not_panics() {
+        use TreeFitError as E;
+        let params = gbdt(GbdtParams { num_boost_round: 2, ..GbdtParams::default() });
+        let x = column(&[1.0, 2.0, 3.0]);
+        let y = [1.0, 2.0, 3.0];
+        let fit = |x: TreeInput<'_>, y: &[f64], val: Option<(TreeInput<'_>, &[f64])>, names: usize| {
+            fit_gbdt(&params, x, y, val, meta(names), &mut |_| {}).map(|_| ())
+        };
+        let empty = column(&[]);
+        assert_eq!(fit(TreeInput::OneHot(&empty), &[], None, 1), Err(E::NoRows));
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y[..2], None, 1),
+            Err(E::ShapeMismatch { rows: 3, targets: 2 })
+        );
+        assert_eq!(fit(TreeInput::OneHot(&x), &[1.0, f64::NAN, 3.0], None, 1), Err(E::NonFiniteTarget(1)));
+        let infinite = column(&[1.0, 2.0, f64::INFINITY]);
+        assert_eq!(fit(TreeInput::OneHot(&infinite), &y, None, 1), Err(E::NonFiniteFeature(2)));
+        assert_eq!(fit(TreeInput::OneHot(&x), &y, None, 2), Err(E::FeatureCount { expected: 2, found: 1 }));
+        let wide = csr(&[vec![(0, 1.0), (1, 1.0)]], 2);
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y, Some((TreeInput::OneHot(&wide), &[1.0])), 1),
+            Err(E::FeatureCount { expected: 1, found: 2 })
+        );
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y, Some((TreeInput::OneHot(&x), &y[..1])), 1),
+            Err(E::ValidationShapeMismatch { rows: 3, targets: 1 })
+        );
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y, Some((TreeInput::OneHot(&empty), &[])), 1),
+            Err(E::NoValidationRows)
+        );
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y, Some((TreeInput::OneHot(&x), &[1.0, 2.0, f64::NEG_INFINITY])), 1),
+            Err(E::NonFiniteValidationTarget(2))
+        );
+        assert_eq!(
+            fit(TreeInput::OneHot(&x), &y, Some((TreeInput::OneHot(&infinite), &y)), 1),
+            Err(E::NonFiniteValidationFeature(2))
+        );
+        let categorical =
+            TreeInput::Categorical { pu: &[1, 2], dol: &[1, 2, 3], trip_distance: &[1.0, 2.0, 3.0] };
+        assert_eq!(
+            fit(categorical, &y, None, 3),
+            Err(E::WrongEncoding { expected: TreeEncoding::OneHot, found: TreeEncoding::Categorical })
+        );
+        let stopping = gbdt(GbdtParams { early_stopping_rounds: Some(5), ..GbdtParams::default() });
+        assert_eq!(
+            fit_gbdt(&stopping, TreeInput::OneHot(&x), &y, None, meta(1), &mut |_| {}).map(|_| ()),
+            Err(E::EarlyStoppingWithoutValidation)
+        );
+
+        let forest = ForestParams { encoding: TreeEncoding::Categorical, ..ForestParams::default() };
+        let forest = forest.check().expect("valid forest");
+        let fit_forest =
+            |x: TreeInput<'_>, y: &[f64]| fit_forest(&forest, x, y, meta(3), &mut |_, _| {}).map(|_| ());
+        assert_eq!(fit_forest(categorical, &y), Err(E::ColumnLengths { pu: 2, dol: 3, trip_distance: 3 }));
+        let nan_distance =
+            TreeInput::Categorical { pu: &[1, 2], dol: &[1, 2], trip_distance: &[1.0, f64::NAN] };
+        assert_eq!(fit_forest(nan_distance, &y[..2]), Err(E::NonFiniteFeature(1)));
+        assert_eq!(
+            fit_forest(TreeInput::OneHot(&x), &y),
+            Err(E::WrongEncoding { expected: TreeEncoding::Categorical, found: TreeEncoding::OneHot })
+        );
+    }
+
+    #[test]
+    fn matrices_stored_by_column_give_the_same_model() {
+        let (x, y) = trips(300, 5);
+        let params = gbdt(GbdtParams { num_boost_round: 5, ..GbdtParams::default() });
+        let by_rows = fit_gbdt(&params, TreeInput::OneHot(&x), &y, None, meta(7), &mut |_| {}).expect("fit");
+        let by_columns = x.to_csc();
+        let model =
+            fit_gbdt(&params, TreeInput::OneHot(&by_columns), &y, None, meta(7), &mut |_| {}).expect("fit");
+        assert_eq!(by_rows, model);
+        assert_eq!(
+            model.model.predict(TreeInput::OneHot(&by_columns)),
+            model.model.predict(TreeInput::OneHot(&x))
+        );
+    }
+}

@@ -236,7 +236,8 @@ impl TreeModel {
             predict::add_trees(&self.trees, rows, self.feature_names.len(), &mut totals);
         } else {
             for (r, total) in totals.iter_mut().enumerate() {
-                *total = self.trees.iter().fold(0.0, |sum, tree| sum + tree.predict_row(&|f| rows.value(r, f)));
+                *total =
+                    self.trees.iter().fold(0.0, |sum, tree| sum + tree.predict_row(&|f| rows.value(r, f)));
             }
         }
         totals.into_iter().map(|total| self.finish(total)).collect()

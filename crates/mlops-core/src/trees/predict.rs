@@ -41,7 +41,9 @@ impl Rows<'_> {
                     indices.binary_search(&f).ok().map(|k| data[k])
                 }
             }
-            Rows::Categorical { pu, dol, trip_distance } => categorical_value(f, pu[r], dol[r], trip_distance[r]),
+            Rows::Categorical { pu, dol, trip_distance } => {
+                categorical_value(f, pu[r], dol[r], trip_distance[r])
+            }
         }
     }
 }
@@ -144,7 +146,8 @@ fn routable(tree: &Tree) -> bool {
 pub(crate) fn add_trees(trees: &[Tree], rows: Rows<'_>, n_features: usize, out: &mut [f64]) {
     let n_rows = rows.n_rows().min(out.len());
     let index = ColumnIndex::new(rows, n_features);
-    let mut router = Router { rows, index, slot_of: vec![0; n_rows], node_of_slot: Vec::new(), lists: Vec::new() };
+    let mut router =
+        Router { rows, index, slot_of: vec![0; n_rows], node_of_slot: Vec::new(), lists: Vec::new() };
     for tree in trees {
         if routable(tree) {
             router.add_tree(tree, &mut out[..n_rows]);
@@ -268,5 +271,129 @@ impl Router<'_> {
             rows.truncate(kept);
         }
         small
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{TreeEncoding, TreeKind, TreeModel};
+    use super::super::test_support::{csr, meta, trips};
+    use super::super::{fit_forest, fit_gbdt, ForestParams, GbdtParams, TreeInput};
+    use super::*;
+    use crate::features::FeatureSet;
+
+    /// What the row-by-row walk gives.
+    fn walked(model: &TreeModel, rows: Rows<'_>) -> Vec<u64> {
+        (0..rows.n_rows()).map(|r| model.predict_row(&|f| rows.value(r, f)).to_bits()).collect()
+    }
+
+    fn batched(model: &TreeModel, rows: Rows<'_>) -> Vec<u64> {
+        let predicted = match rows {
+            Rows::Sparse(matrix) => model.predict_csr(matrix),
+            Rows::Categorical { pu, dol, trip_distance } => model.predict_columns(pu, dol, trip_distance),
+        };
+        predicted.iter().map(|p| p.to_bits()).collect()
+    }
+
+    #[test]
+    fn routing_all_rows_gives_the_bits_of_walking_each_row() {
+        let (x, y) = trips(2_000, 21);
+        let gbdt = GbdtParams { num_boost_round: 20, max_depth: 10, ..GbdtParams::default() }
+            .check()
+            .expect("valid");
+        let boosted =
+            fit_gbdt(&gbdt, TreeInput::OneHot(&x), &y, None, meta(7), &mut |_| {}).expect("fit").model;
+        let forest = ForestParams { n_estimators: 5, ..ForestParams::default() }.check().expect("valid");
+        let forest = fit_forest(&forest, TreeInput::OneHot(&x), &y, meta(7), &mut |_, _| {}).expect("fit");
+        // Scored on other rows, with values never seen in training and a few NaNs.
+        let (mut other, _) = trips(1_000, 22);
+        for (i, value) in other.data_mut().iter_mut().enumerate() {
+            if i % 97 == 0 {
+                *value = f64::NAN;
+            } else if i % 89 == 0 {
+                *value = -3.25;
+            }
+        }
+        for model in [&boosted, &forest] {
+            assert_eq!(batched(model, Rows::Sparse(&x)), walked(model, Rows::Sparse(&x)));
+            assert_eq!(batched(model, Rows::Sparse(&other)), walked(model, Rows::Sparse(&other)));
+        }
+
+        let n = 3_000;
+        let pu: Vec<i64> = (0..n).map(|i| (i * 37 % 50) as i64).collect();
+        let dol: Vec<i64> = (0..n).map(|i| (i * 11 % 23) as i64).collect();
+        let distance: Vec<f64> = (0..n).map(|i| (i % 101) as f64 / 7.0).collect();
+        let y: Vec<f64> =
+            (0..n).map(|i| (pu[i] % 7) as f64 * 3.0 + distance[i] + (dol[i] % 3) as f64).collect();
+        let input = TreeInput::Categorical { pu: &pu, dol: &dol, trip_distance: &distance };
+        let gbdt =
+            GbdtParams { num_boost_round: 10, encoding: TreeEncoding::Categorical, ..GbdtParams::default() };
+        let model = fit_gbdt(&gbdt.check().expect("valid"), input, &y, None, meta(3), &mut |_| {})
+            .expect("fit")
+            .model;
+        let unseen_pu: Vec<i64> =
+            pu.iter().map(|&zone| if zone % 5 == 0 { zone + 1_000 } else { zone - 3 }).collect();
+        let odd_distance: Vec<f64> =
+            distance.iter().enumerate().map(|(i, &d)| if i % 50 == 0 { f64::NAN } else { d }).collect();
+        for rows in [
+            Rows::Categorical { pu: &pu, dol: &dol, trip_distance: &distance },
+            Rows::Categorical { pu: &unseen_pu, dol: &dol, trip_distance: &odd_distance },
+        ] {
+            assert_eq!(batched(&model, rows), walked(&model, rows));
+        }
+    }
+
+    /// A hand-written tree: missing values left, a categorical split that takes
+    /// missing values left, a feature the rows do not have, covers that make the router
+    /// move the larger side.
+    fn hand_written() -> TreeModel {
+        let tree = Tree {
+            feature: vec![1, 0, 3, -1, -1, -1, -1],
+            threshold: vec![0.5, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0],
+            default_left: vec![true, true, false, false, false, false, false],
+            left: vec![1, 3, 5, 0, 0, 0, 0],
+            right: vec![2, 4, 6, 0, 0, 0, 0],
+            value: vec![0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0],
+            categories: vec![vec![], vec![2, 5], vec![], vec![], vec![], vec![], vec![]],
+            cover: vec![10.0, 9.0, 1.0, 1.0, 8.0, 0.5, 0.5],
+        };
+        TreeModel {
+            kind: TreeKind::Gbdt,
+            feature_set: FeatureSet::PuDo,
+            encoding: TreeEncoding::OneHot,
+            feature_names: (0..4).map(|i| format!("x{i}")).collect(),
+            base_score: 0.25,
+            trees: vec![tree.clone(), tree],
+            params: Vec::new(),
+            best_iteration: None,
+        }
+    }
+
+    #[test]
+    fn hand_written_trees_route_like_the_walk() {
+        let model = hand_written();
+        let mut rows = Vec::new();
+        for i in 0..400 {
+            let mut row = Vec::new();
+            if i % 3 != 0 {
+                row.push((0, [2.0, 5.0, 2.5, -1.0, 7.0, -0.0][i % 6]));
+            }
+            if i % 4 != 0 {
+                row.push((1, (i % 5) as f64 / 4.0));
+            }
+            rows.push(row);
+        }
+        let x = csr(&rows, 3);
+        assert_eq!(batched(&model, Rows::Sparse(&x)), walked(&model, Rows::Sparse(&x)));
+    }
+
+    #[test]
+    fn broken_trees_fall_back_to_the_walk() {
+        let mut model = hand_written();
+        // Both children of the root are the same node: not a tree.
+        model.trees[0].right[0] = 1;
+        let rows: Vec<Vec<(usize, f64)>> = (0..200).map(|i| vec![(0, (i % 7) as f64), (1, 0.3)]).collect();
+        let x = csr(&rows, 2);
+        assert_eq!(batched(&model, Rows::Sparse(&x)), walked(&model, Rows::Sparse(&x)));
     }
 }
