@@ -10,6 +10,7 @@ Each run decodes both months with pandas, applies the course's preparation (dura
   once with the default n_jobs (one core) and once with n_jobs=-1.
 
 Usage: python bench/trees.py TRAIN.parquet VAL.parquet [--repeat N] [--only xgboost|forest|forest_parallel]
+       [--nthread N]   (XGBoost's threads; default: all cores)
 Prints one JSON object: per model every run's seconds (decode + fit), the fit seconds,
 their medians and the validation RMSE.
 """
@@ -58,11 +59,18 @@ def features(train_path, val_path):
     return x_train, train.duration.values, x_val, val.duration.values
 
 
-def fit_xgboost(x_train, y_train, x_val, y_val):
+def fit_xgboost(nthread):
+    def fit(x_train, y_train, x_val, y_val):
+        return fit_booster(x_train, y_train, x_val, y_val, {} if nthread is None else {"nthread": nthread})
+
+    return fit
+
+
+def fit_booster(x_train, y_train, x_val, y_val, threads):
     train, val = xgb.DMatrix(x_train, label=y_train), xgb.DMatrix(x_val, label=y_val)
     history = {}
     booster = xgb.train(
-        XGB_PARAMS, train, num_boost_round=ROUNDS, evals=[(train, "train"), (val, "val")],
+        {**XGB_PARAMS, **threads}, train, num_boost_round=ROUNDS, evals=[(train, "train"), (val, "val")],
         evals_result=history, verbose_eval=False,
     )
     rmse = root_mean_squared_error(y_val, booster.predict(val))
@@ -90,8 +98,9 @@ def main():
     parser.add_argument("val")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=["xgboost", "forest", "forest_parallel"])
+    parser.add_argument("--nthread", type=int)
     args = parser.parse_args()
-    models = {"xgboost": fit_xgboost, "forest": fit_forest(None), "forest_parallel": fit_forest(-1)}
+    models = {"xgboost": fit_xgboost(args.nthread), "forest": fit_forest(None), "forest_parallel": fit_forest(-1)}
     report = {
         "runner": f"python pandas {pd.__version__} xgboost {xgb.__version__} scikit-learn {sklearn.__version__}",
         "cpus": os.cpu_count(),

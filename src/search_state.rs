@@ -671,6 +671,17 @@ impl Searches {
                 .await
                 .map_err(|e| e.to_string())?;
             let mut record = SearchRecord::from_json(&String::from_utf8_lossy(&bytes))?;
+            let loaded: Vec<DataFile> = [Slot::Train, Slot::Validation]
+                .into_iter()
+                .flat_map(|slot| {
+                    self.state
+                        .dataset(slot)
+                        .with_untracked(|d| d.as_ref().map(|d| d.data_files.clone()).unwrap_or_default())
+                })
+                .collect();
+            if let Some(problem) = record.data_mismatch(&loaded) {
+                return Err(problem);
+            }
             let children: Vec<Arc<Run>> = self.tracking.runs.with_untracked(|runs| {
                 runs.iter().filter(|r| r.parent_run_id() == Some(parent.run_id.as_str())).cloned().collect()
             });

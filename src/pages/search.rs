@@ -218,10 +218,12 @@ pub fn row_expr(row: &FormRow) -> Result<Expr, String> {
 pub fn switch_kind(row: &FormRow, kind: &'static str) -> FormRow {
     let was_log = matches!(row.kind, Some("loguniform" | "qloguniform"));
     let is_log = matches!(kind, "loguniform" | "qloguniform");
+    // Ten significant digits: e^ln(0.01) reads as 0.01 again, not 0.010000000000000004.
+    let tidy = |v: f64| format!("{v:.9e}").parse::<f64>().map_or_else(|_| num(v), num);
     let convert = |text: &str| -> String {
         match text.trim().parse::<f64>() {
-            Ok(v) if was_log && !is_log => num(v.exp()),
-            Ok(v) if !was_log && is_log && v > 0.0 => num(v.ln()),
+            Ok(v) if was_log && !is_log => tidy(v.exp()),
+            Ok(v) if !was_log && is_log && v > 0.0 => tidy(v.ln()),
             _ => text.to_string(),
         }
     };
@@ -1083,7 +1085,7 @@ mod tests {
         };
         let log = switch_kind(&row, "loguniform");
         let Ok(Expr::LogUniform { low, high }) = row_expr(&log) else { panic!("log") };
-        assert!((low - 0.01f64.ln()).abs() < 1e-12 && high == 0.0);
+        assert!((low - 0.01f64.ln()).abs() < 1e-9 && high == 0.0, "{low}");
         let back = switch_kind(&log, "uniform");
         assert_eq!(row_expr(&back), Ok(Expr::Uniform { low: 0.01, high: 1.0 }));
         let q = switch_kind(&row, "quniform");

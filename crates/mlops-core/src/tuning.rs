@@ -378,6 +378,40 @@ impl SearchRecord {
         (ok, failed, self.search.spec.max_evals)
     }
 
+    /// Why the months loaded now are not the ones this search's trials used (compared by
+    /// role and SHA-256), so resuming would mix data; `None` when they match or the
+    /// search never recorded its files.
+    pub fn data_mismatch(&self, loaded: &[DataFile]) -> Option<String> {
+        if self.data_files.is_empty() {
+            return None;
+        }
+        let key = |files: &[DataFile]| {
+            let mut keys: Vec<(String, String)> =
+                files.iter().map(|f| (f.role.clone(), f.sha256.clone())).collect();
+            keys.sort();
+            keys
+        };
+        if key(&self.data_files) == key(loaded) {
+            return None;
+        }
+        let names = |files: &[DataFile], role: &str| {
+            let names: Vec<&str> = files.iter().filter(|f| f.role == role).map(|f| f.name.as_str()).collect();
+            if names.is_empty() {
+                "nothing".to_string()
+            } else {
+                names.join(" + ")
+            }
+        };
+        Some(format!(
+            "`{}` trains on {} and validates on {}, but {} and {} are loaded; load the search's months to resume it",
+            self.name,
+            names(&self.data_files, "train"),
+            names(&self.data_files, "validation"),
+            names(loaded, "train"),
+            names(loaded, "validation"),
+        ))
+    }
+
     /// What a trial of this search trains (the point's estimator, the search's data).
     pub fn trial_spec(&self, estimator: Estimator) -> TrainSpec {
         TrainSpec { estimator, feature_set: self.feature_set, filter: self.filter }
@@ -664,6 +698,42 @@ mod tests {
         assert_eq!(record.state, SearchState::Complete);
         assert_eq!(record.counts(), (0, 1, 1));
         assert!(parent_tags(&record).contains(&(tags::COMPARE.to_string(), "c1".to_string())));
+    }
+
+    #[test]
+    fn resuming_needs_the_months_the_search_started_with() {
+        let file = |role: &str, name: &str, sha: &str| DataFile {
+            role: role.into(),
+            name: name.into(),
+            rows: 10,
+            sha256: sha.repeat(64),
+        };
+        let mut record = SearchRecord {
+            name: "hw".into(),
+            family: Family::Forest,
+            feature_set: FeatureSet::PuDo,
+            filter: DurationFilter::default(),
+            state: SearchState::Running,
+            search: Search::new(small_spec(Algorithm::Random, 2, 1)).expect("valid"),
+            trial_runs: BTreeMap::new(),
+            compare: None,
+            data_files: Vec::new(),
+        };
+        let jan = file("train", "green_tripdata_2023-01.parquet", "a");
+        let feb = file("validation", "green_tripdata_2023-02.parquet", "b");
+        assert_eq!(
+            record.data_mismatch(std::slice::from_ref(&jan)),
+            None,
+            "nothing recorded, nothing to compare"
+        );
+        record.data_files = vec![jan.clone(), feb.clone()];
+        assert_eq!(record.data_mismatch(&[feb.clone(), jan.clone()]), None, "order does not matter");
+        let simulated = file("validation", "Simulated city · 2021-02", "c");
+        let message = record.data_mismatch(&[jan, simulated]).expect("other months");
+        assert!(
+            message.contains("green_tripdata_2023-02.parquet") && message.contains("Simulated city"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -112,3 +112,66 @@ fn random_forest_matches_scikit_learn() {
     assert_close("forest validation RMSE", rmse, 6.7095, 0.05);
     assert!(model.trees.iter().all(|tree| tree.depth() <= 20));
 }
+
+#[test]
+fn zones_as_categories_train_on_the_real_files() {
+    let prepare = |name: &str| -> Option<PreparedTrips> {
+        let table = load_trips(common::real_file(name)?, &TRAINING_FIELDS).expect("loads");
+        Some(prepare_trips(&table, DurationFilter::default()).expect("prepares"))
+    };
+    let (Some(train), Some(val)) =
+        (prepare("green_tripdata_2021-01.parquet"), prepare("green_tripdata_2021-02.parquet"))
+    else {
+        return;
+    };
+    fn input(trips: &PreparedTrips) -> TreeInput<'_> {
+        TreeInput::Categorical {
+            pu: &trips.pu_location,
+            dol: &trips.do_location,
+            trip_distance: &trips.trip_distance,
+        }
+    }
+    let meta = TreeMeta { feature_set: FeatureSet::PuAndDo, feature_names: Vec::new() };
+    let started = Instant::now();
+    let params = GbdtParams {
+        num_boost_round: 200,
+        early_stopping_rounds: None,
+        encoding: mlops_core::trees::TreeEncoding::Categorical,
+        ..GbdtParams::course_best()
+    };
+    let fit = fit_gbdt(
+        &params.check().expect("valid"),
+        input(&train),
+        &train.duration_minutes,
+        Some((input(&val), &val.duration_minutes)),
+        meta.clone(),
+        &mut |_| {},
+    )
+    .expect("fits");
+    let gbdt_seconds = started.elapsed().as_secs_f64();
+    let forest = ForestParams {
+        n_estimators: 100,
+        max_depth: Some(20),
+        encoding: mlops_core::trees::TreeEncoding::Categorical,
+        ..ForestParams::default()
+    };
+    let started = Instant::now();
+    let forest = fit_forest(
+        &forest.check().expect("valid"),
+        input(&train),
+        &train.duration_minutes,
+        meta,
+        &mut |_, _| {},
+    )
+    .expect("fits");
+    let forest_seconds = started.elapsed().as_secs_f64();
+    let predicted = forest.predict(input(&val));
+    let rmse = (predicted.iter().zip(&val.duration_minutes).map(|(p, y)| (p - y) * (p - y)).sum::<f64>()
+        / val.len() as f64)
+        .sqrt();
+    eprintln!(
+        "categorical: GBDT val {:?} after 100/200 rounds in {gbdt_seconds:.1} s; forest val {rmse:.4} in {forest_seconds:.1} s; nodes {} {}",
+        [fit.history[99].val_rmse, fit.history[199].val_rmse],
+        fit.model.trees.iter().map(|t| t.n_nodes()).sum::<usize>(), forest.trees.iter().map(|t| t.n_nodes()).sum::<usize>()
+    );
+}
