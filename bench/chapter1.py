@@ -10,27 +10,16 @@ import time
 
 import pandas as pd
 import sklearn
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import root_mean_squared_error
 
-
-def prepare(path):
-    frame = pd.read_parquet(path)
-    frame["duration"] = (frame.lpep_dropoff_datetime - frame.lpep_pickup_datetime).dt.total_seconds() / 60
-    frame = frame[(frame.duration >= 1) & (frame.duration <= 60)].copy()
-    frame["PU_DO"] = frame.PULocationID.astype(str) + "_" + frame.DOLocationID.astype(str)
-    return frame
+from course_prep import features
 
 
 def pipeline(train_path, val_path):
-    train, val = prepare(train_path), prepare(val_path)
-    columns = ["PU_DO", "trip_distance"]
-    vectorizer = DictVectorizer()
-    x_train = vectorizer.fit_transform(train[columns].to_dict(orient="records"))
-    x_val = vectorizer.transform(val[columns].to_dict(orient="records"))
-    model = LinearRegression().fit(x_train, train.duration.values)
-    return root_mean_squared_error(val.duration.values, model.predict(x_val))
+    x_train, y_train, x_val, y_val = features(train_path, val_path)
+    model = LinearRegression().fit(x_train, y_train)
+    return root_mean_squared_error(y_val, model.predict(x_val))
 
 
 def main():

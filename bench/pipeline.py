@@ -18,26 +18,14 @@ import time
 import pandas as pd
 import sklearn
 import xgboost as xgb
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import root_mean_squared_error
 
-
-def prepare(path):
-    frame = pd.read_parquet(path)
-    frame["duration"] = (frame.lpep_dropoff_datetime - frame.lpep_pickup_datetime).dt.total_seconds() / 60
-    frame = frame[(frame.duration >= 1) & (frame.duration <= 60)].copy()
-    frame["PU_DO"] = frame.PULocationID.astype(str) + "_" + frame.DOLocationID.astype(str)
-    return frame
+from course_prep import features
 
 
 def pipeline(jan_path, feb_path):
-    train, val = prepare(jan_path), prepare(feb_path)
-    columns = ["PU_DO", "trip_distance"]
-    vectorizer = DictVectorizer()
-    x_train = vectorizer.fit_transform(train[columns].to_dict(orient="records"))
-    x_val = vectorizer.transform(val[columns].to_dict(orient="records"))
-    y_train, y_val = train.duration.values, val.duration.values
+    x_train, y_train, x_val, y_val = features(jan_path, feb_path)
     linear = LinearRegression().fit(x_train, y_train)
     linear_rmse = root_mean_squared_error(y_val, linear.predict(x_val))
     dtrain = xgb.DMatrix(x_train, label=y_train)

@@ -25,8 +25,9 @@ import pandas as pd
 import sklearn
 import xgboost as xgb
 from sklearn.ensemble import RandomForestRegressor
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.metrics import root_mean_squared_error
+
+from course_prep import features
 
 # GbdtParams::course_best() without early stopping.
 XGB_PARAMS = {
@@ -40,23 +41,6 @@ XGB_PARAMS = {
     "tree_method": "hist",
 }
 ROUNDS = 200
-
-
-def prepare(path):
-    frame = pd.read_parquet(path)
-    frame["duration"] = (frame.lpep_dropoff_datetime - frame.lpep_pickup_datetime).dt.total_seconds() / 60
-    frame = frame[(frame.duration >= 1) & (frame.duration <= 60)].copy()
-    frame["PU_DO"] = frame.PULocationID.astype(str) + "_" + frame.DOLocationID.astype(str)
-    return frame
-
-
-def features(train_path, val_path):
-    train, val = prepare(train_path), prepare(val_path)
-    columns = ["PU_DO", "trip_distance"]
-    vectorizer = DictVectorizer()
-    x_train = vectorizer.fit_transform(train[columns].to_dict(orient="records"))
-    x_val = vectorizer.transform(val[columns].to_dict(orient="records"))
-    return x_train, train.duration.values, x_val, val.duration.values
 
 
 def fit_xgboost(nthread):
