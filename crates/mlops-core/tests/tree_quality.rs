@@ -14,11 +14,15 @@
 //! - scikit-learn 1.9.1, `RandomForestRegressor(n_estimators=100, max_depth=20,
 //!   random_state=0)`: validation RMSE 6.7095.
 //!
+//! The third test trains on the categorical encoding (zones as categories), which has no
+//! reference to match; see its comment.
+//!
 //! Tolerances: the first round depends only on the quantile cuts and the split search,
 //! which follow XGBoost's exactly (1e-4 allows for its float32 arithmetic); later rounds
 //! drift apart on near-ties, 0.03 RMSE. The forest can only match scikit-learn in
 //! distribution (another random generator) and splits at 256 bins of `trip_distance`
-//! where scikit-learn tries each of its 2,794 distinct values: 0.05 RMSE.
+//! where scikit-learn tries each of its 2,794 distinct values: 0.05 RMSE (we measured
+//! 6.7514; with `max_bin` 4096, a bin per distinct distance, 6.7085).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -29,7 +33,7 @@ use mlops_core::data::load_trips;
 use mlops_core::features::{
     prepare_trips, DictVectorizer, DurationFilter, FeatureSet, PreparedTrips, TripFeatures, TRAINING_FIELDS,
 };
-use mlops_core::trees::{fit_forest, fit_gbdt, ForestParams, GbdtParams, TreeInput, TreeMeta};
+use mlops_core::trees::{fit_forest, fit_gbdt, ForestParams, GbdtParams, TreeEncoding, TreeInput, TreeMeta};
 use sprs::CsMat;
 
 struct Course {
@@ -113,8 +117,12 @@ fn random_forest_matches_scikit_learn() {
     assert!(model.trees.iter().all(|tree| tree.depth() <= 20));
 }
 
+/// The categorical encoding on a real month: sets of zones split the trees. There is
+/// no reference to match (XGBoost's categorical splits differ in detail), so the bar is
+/// scikit-learn's LinearRegression on the one-hot features (validation RMSE 7.7587,
+/// `golden_chapter1.rs`), which trees on the same information beat by a wide margin.
 #[test]
-fn zones_as_categories_train_on_the_real_files() {
+fn zones_as_categories_beat_the_linear_baseline() {
     let prepare = |name: &str| -> Option<PreparedTrips> {
         let table = load_trips(common::real_file(name)?, &TRAINING_FIELDS).expect("loads");
         Some(prepare_trips(&table, DurationFilter::default()).expect("prepares"))
@@ -133,12 +141,7 @@ fn zones_as_categories_train_on_the_real_files() {
     }
     let meta = TreeMeta { feature_set: FeatureSet::PuAndDo, feature_names: Vec::new() };
     let started = Instant::now();
-    let params = GbdtParams {
-        num_boost_round: 200,
-        early_stopping_rounds: None,
-        encoding: mlops_core::trees::TreeEncoding::Categorical,
-        ..GbdtParams::course_best()
-    };
+    let params = GbdtParams { encoding: TreeEncoding::Categorical, ..GbdtParams::default() };
     let fit = fit_gbdt(
         &params.check().expect("valid"),
         input(&train),
@@ -148,11 +151,12 @@ fn zones_as_categories_train_on_the_real_files() {
         &mut |_| {},
     )
     .expect("fits");
+    let boosted = fit.history.last().and_then(|round| round.val_rmse).expect("validation RMSE");
     let gbdt_seconds = started.elapsed().as_secs_f64();
     let forest = ForestParams {
-        n_estimators: 100,
+        n_estimators: 20,
         max_depth: Some(20),
-        encoding: mlops_core::trees::TreeEncoding::Categorical,
+        encoding: TreeEncoding::Categorical,
         ..ForestParams::default()
     };
     let started = Instant::now();
@@ -166,12 +170,13 @@ fn zones_as_categories_train_on_the_real_files() {
     .expect("fits");
     let forest_seconds = started.elapsed().as_secs_f64();
     let predicted = forest.predict(input(&val));
-    let rmse = (predicted.iter().zip(&val.duration_minutes).map(|(p, y)| (p - y) * (p - y)).sum::<f64>()
-        / val.len() as f64)
-        .sqrt();
+    let squares: f64 = predicted.iter().zip(&val.duration_minutes).map(|(p, y)| (p - y) * (p - y)).sum();
+    let forest_rmse = (squares / val.len() as f64).sqrt();
     eprintln!(
-        "categorical: GBDT val {:?} after 100/200 rounds in {gbdt_seconds:.1} s; forest val {rmse:.4} in {forest_seconds:.1} s; nodes {} {}",
-        [fit.history[99].val_rmse, fit.history[199].val_rmse],
-        fit.model.trees.iter().map(|t| t.n_nodes()).sum::<usize>(), forest.trees.iter().map(|t| t.n_nodes()).sum::<usize>()
+        "categorical zones: GBDT (defaults, 100 rounds) val RMSE {boosted:.4} in {gbdt_seconds:.1} s, \
+         forest (20 trees) {forest_rmse:.4} in {forest_seconds:.1} s"
     );
+    assert!(fit.model.trees.iter().any(|tree| tree.categories.iter().any(|set| !set.is_empty())));
+    assert!(boosted < 7.0, "GBDT on categorical zones: validation RMSE {boosted}");
+    assert!(forest_rmse < 7.0, "forest on categorical zones: validation RMSE {forest_rmse}");
 }

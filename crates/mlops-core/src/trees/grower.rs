@@ -212,9 +212,14 @@ struct Candidate {
     start: u32,
     /// Number of training bins, with [`CATEGORICAL`] set for categorical features.
     bins: u32,
+    /// Its bins that held rows when the working node was loaded, as a range of
+    /// [`Grower::node_bins`] (rows only leave them since); `to == ALL_BINS` for the root.
+    from: u32,
+    to: u32,
 }
 
 const CATEGORICAL: u32 = 1 << 31;
+const ALL_BINS: u32 = u32::MAX;
 
 /// The one-hot candidates of the working histogram, grouped by (rows, hessian).
 ///
@@ -375,8 +380,14 @@ pub(crate) struct Grower<'a> {
     /// features are drawn per node, else the ones [`Groups`] does not hold).
     candidates: Vec<Candidate>,
     groups: Groups,
-    /// Features of the working histogram to zero when it is done.
+    /// Features of the working histogram to zero when it is done (the root's).
     dirty: Vec<u32>,
+    /// The non-empty bins of the working node when it came off the stack, sorted; the
+    /// working histogram holds nothing elsewhere. Unused for the root (`dense_work`).
+    node_bins: Vec<u32>,
+    dense_work: bool,
+    /// A multi-bin feature's non-empty bins in the node: `(local bin, sums)`.
+    scan: Vec<(u32, Stats)>,
     drawn: Vec<Candidate>,
     categories: Vec<(u32, Stats)>,
     best_categories: Vec<u32>,
@@ -410,6 +421,9 @@ impl<'a> Grower<'a> {
             candidates: Vec::new(),
             groups: Groups { of_feature: vec![NO_GROUP; n_features], ..Groups::default() },
             dirty: Vec::new(),
+            node_bins: Vec::new(),
+            dense_work: true,
+            scan: Vec::new(),
             drawn: Vec::new(),
             categories: Vec::new(),
             best_categories: Vec::new(),
@@ -511,6 +525,7 @@ impl<'a> Grower<'a> {
         }
         self.candidates.clear();
         self.groups.clear();
+        self.dense_work = true;
         for i in 0..self.dirty.len() {
             self.push_candidate(self.dirty[i]);
         }
@@ -582,16 +597,15 @@ impl<'a> Grower<'a> {
 
     /// Whether feature `f` can still split the node or a descendant, and whether it
     /// varies in the node.
-    fn status(&self, candidate: Candidate, parent: Stats) -> Status {
-        let (start, n) = (candidate.start as usize, (candidate.bins & !CATEGORICAL) as usize);
+    fn status(&mut self, candidate: Candidate, parent: Stats) -> Status {
+        let mut scan = std::mem::take(&mut self.scan);
+        self.gather(candidate, &mut scan);
         let mut total = Stats::default();
-        let mut non_empty = 0;
-        for &b in &self.work[start..start + n] {
-            if b.count > 0 {
-                total.add(b);
-                non_empty += 1;
-            }
+        for &(_, bin) in &scan {
+            total.add(bin);
         }
+        let non_empty = scan.len();
+        self.scan = scan;
         if !self.scorer.valid(total) {
             Status::Drop
         } else if non_empty >= 2 || total.count < parent.count {
@@ -607,12 +621,41 @@ impl<'a> Grower<'a> {
         if self.allowed[f as usize] {
             let (start, end) = (data.bin_start[f as usize], data.bin_start[f as usize + 1]);
             let kind = if data.categorical[f as usize] { CATEGORICAL } else { 0 };
-            let candidate = Candidate { feature: f, start, bins: (end - start) | kind };
+            let (from, to) = if self.dense_work {
+                (0, ALL_BINS)
+            } else {
+                let node_bins = &self.node_bins;
+                (
+                    node_bins.partition_point(|&b| b < start) as u32,
+                    node_bins.partition_point(|&b| b < end) as u32,
+                )
+            };
+            let candidate = Candidate { feature: f, start, bins: (end - start) | kind, from, to };
             if candidate.bins == 1 && self.params.max_features.is_none() {
                 self.groups.insert(f, start, self.work[start as usize]);
             } else {
                 self.candidates.push(candidate);
             }
+        }
+    }
+
+    /// The candidate's non-empty bins as `(local bin, sums)`, in bin order: from its
+    /// list when the node has one (a small node holds a few of its 254 or 260 bins).
+    fn gather(&self, candidate: Candidate, out: &mut Vec<(u32, Stats)>) {
+        out.clear();
+        let start = candidate.start as usize;
+        let mut push = |b: usize| {
+            let bin = self.work[b];
+            if bin.count > 0 {
+                out.push(((b - start) as u32, bin));
+            }
+        };
+        if candidate.to == ALL_BINS {
+            (start..start + (candidate.bins & !CATEGORICAL) as usize).for_each(push);
+        } else {
+            self.node_bins[candidate.from as usize..candidate.to as usize]
+                .iter()
+                .for_each(|&b| push(b as usize));
         }
     }
 
@@ -666,7 +709,11 @@ impl<'a> Grower<'a> {
         let (f, start) = (candidate.feature, candidate.start as usize);
         let n = (candidate.bins & !CATEGORICAL) as usize;
         if candidate.bins & CATEGORICAL != 0 {
-            self.evaluate_categorical(f, start, n, parent, best)
+            let mut categories = std::mem::take(&mut self.categories);
+            self.gather(candidate, &mut categories);
+            let keep = self.evaluate_categorical(f, &mut categories, parent, best);
+            self.categories = categories;
+            keep
         } else if n == 1 {
             let bin = self.work[start];
             if !self.scorer.valid(bin) {
@@ -678,24 +725,25 @@ impl<'a> Grower<'a> {
             }
             true
         } else {
-            self.evaluate_numeric(f, start, n, parent, best)
+            let mut scan = std::mem::take(&mut self.scan);
+            self.gather(candidate, &mut scan);
+            let keep = self.evaluate_numeric(f, &scan, parent, best);
+            self.scan = scan;
+            keep
         }
     }
 
     /// XGBoost's `EnumerateSplit`: every bin boundary with missing values on the right,
     /// then, when the node has rows missing the feature, with them on the left.
-    fn evaluate_numeric(&self, f: u32, start: usize, n: usize, parent: Stats, best: &mut Best) -> bool {
+    /// `bins` are the feature's non-empty bins, `(local bin, sums)` in bin order.
+    fn evaluate_numeric(&self, f: u32, bins: &[(u32, Stats)], parent: Stats, best: &mut Best) -> bool {
         let scorer = self.scorer;
-        let bins = &self.work[start..start + n];
         let mut left = Stats::default();
-        for (i, &bin) in bins.iter().enumerate() {
-            if bin.count == 0 {
-                continue;
-            }
+        for &(i, bin) in bins {
             left.add(bin);
             let right = parent.minus(left);
             if scorer.valid(left) && scorer.valid(right) {
-                let rule = Rule::Numeric { split_bin: i as u32 + 1, default_left: false };
+                let rule = Rule::Numeric { split_bin: i + 1, default_left: false };
                 best.offer(&scorer, f, rule, left, right);
             }
         }
@@ -705,14 +753,11 @@ impl<'a> Grower<'a> {
         }
         if total.count < parent.count {
             let mut right = Stats::default();
-            for (i, &bin) in bins.iter().enumerate().rev() {
-                if bin.count == 0 {
-                    continue;
-                }
+            for &(i, bin) in bins.iter().rev() {
                 right.add(bin);
                 let left = parent.minus(right);
                 if scorer.valid(left) && scorer.valid(right) {
-                    let rule = Rule::Numeric { split_bin: i as u32, default_left: true };
+                    let rule = Rule::Numeric { split_bin: i, default_left: true };
                     best.offer(&scorer, f, rule, left, right);
                 }
             }
@@ -724,32 +769,26 @@ impl<'a> Grower<'a> {
     /// else the categories sorted by `G / (H + smoothing)` and cut into a prefix and the
     /// rest. The side with fewer categories becomes the stored left set when that does
     /// not move missing values.
+    /// `categories` are the feature's non-empty bins, `(local bin, sums)`; they get sorted.
     fn evaluate_categorical(
         &mut self,
         f: u32,
-        start: usize,
-        n: usize,
+        categories: &mut [(u32, Stats)],
         parent: Stats,
         best: &mut Best,
     ) -> bool {
         let scorer = self.scorer;
-        let mut categories = std::mem::take(&mut self.categories);
-        categories.clear();
         let mut total = Stats::default();
-        for (i, &bin) in self.work[start..start + n].iter().enumerate() {
-            if bin.count > 0 {
-                categories.push((i as u32, bin));
-                total.add(bin);
-            }
+        for &(_, bin) in categories.iter() {
+            total.add(bin);
         }
         if !scorer.valid(total) {
-            self.categories = categories;
             return false;
         }
         let m = categories.len();
         let no_missing = total.count == parent.count;
         if m <= MAX_CAT_TO_ONEHOT {
-            for &(local, bin) in &categories {
+            for &(local, bin) in categories.iter() {
                 let right = parent.minus(bin);
                 if scorer.valid(bin)
                     && scorer.valid(right)
@@ -780,7 +819,6 @@ impl<'a> Grower<'a> {
                 }
             }
         }
-        self.categories = categories;
         true
     }
 
@@ -893,7 +931,8 @@ impl<'a> Grower<'a> {
                 if small_is_left {
                     (false, left)
                 } else {
-                    (true, data.entries_in(first..end) + overflow_entries - left)
+                    // Walking the complement visits every bin of the feature.
+                    (true, data.entries_in(first..end) + overflow_entries - left + (end - first))
                 }
             }
         };
@@ -1019,11 +1058,13 @@ impl<'a> Grower<'a> {
 
     /// Makes a smaller child from the stack the node being split.
     fn load(&mut self, pending: Pending) -> Node {
+        self.node_bins.clear();
         for &(b, stats) in &pending.bins {
             self.work[b as usize] = stats;
+            self.node_bins.push(b);
         }
-        self.dirty.clear();
-        self.dirty.extend_from_slice(&pending.features);
+        self.node_bins.sort_unstable();
+        self.dense_work = false;
         self.candidates.clear();
         self.groups.clear();
         for &f in &pending.features {
@@ -1038,12 +1079,17 @@ impl<'a> Grower<'a> {
 
     fn clear_work(&mut self) {
         let data = self.data;
-        for &f in &self.dirty {
-            let f = f as usize;
-            self.work[data.bin_start[f] as usize..data.bin_start[f + 1] as usize].fill(Stats::default());
-            self.work[data.overflow_bin(f)] = Stats::default();
+        if self.dense_work {
+            for &f in &self.dirty {
+                let f = f as usize;
+                self.work[data.bin_start[f] as usize..data.bin_start[f + 1] as usize].fill(Stats::default());
+                self.work[data.overflow_bin(f)] = Stats::default();
+            }
+        } else {
+            for &b in &self.node_bins {
+                self.work[b as usize] = Stats::default();
+            }
         }
-        self.dirty.clear();
     }
 }
 

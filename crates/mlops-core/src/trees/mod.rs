@@ -5,6 +5,11 @@
 //! regression trees here are our own: one histogram tree grower serves both ensembles
 //! (boosting feeds it gradients, a forest feeds it targets as negative gradients with
 //! bootstrap counts as hessians), which keeps a single, well-tested split search.
+//!
+//! `binning` turns the rows into XGBoost's histogram bins, `grower` grows one tree at a
+//! cost proportional to the rows it moves (boosting's late trees are long chains that
+//! peel a few rows off the whole month), `gbdt` and `forest` drive it, and `predict`
+//! scores many rows by routing them through each tree together.
 
 mod binning;
 mod forest;
