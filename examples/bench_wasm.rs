@@ -71,6 +71,7 @@ async fn main() -> std::process::ExitCode {
         .and_then(|t| t.parse().ok())
         .map_or(Duration::from_secs(default_timeout), Duration::from_secs);
     let start = Instant::now();
+    let mut last_progress = Instant::now();
     loop {
         let read = |css: &'static str| {
             let client = client.clone();
@@ -79,6 +80,16 @@ async fn main() -> std::process::ExitCode {
         if let Some(result) = read("[data-testid=bench-result]").await.filter(|t| !t.is_empty()) {
             println!("{result}");
             break;
+        }
+        if let Some(panic) = read("[data-testid=panic-screen]").await.filter(|t| !t.is_empty()) {
+            eprintln!("error: {panic}");
+            return std::process::ExitCode::from(1);
+        }
+        if last_progress.elapsed() > Duration::from_secs(30) {
+            last_progress = Instant::now();
+            if let Some(progress) = read("[data-testid=bench-progress]").await.filter(|t| !t.is_empty()) {
+                eprintln!("[{:.0} s] {progress}", start.elapsed().as_secs_f64());
+            }
         }
         if let Some(error) = read("[data-testid=bench-error]").await.filter(|t| !t.is_empty()) {
             eprintln!("error: {error}");

@@ -256,3 +256,50 @@ async fn learner_trains_boosted_trees_then_tunes_them_in_the_chapter_2_walkthrou
     eprintln!("e2e_search (walkthrough): {:.1} s", started.elapsed().as_secs_f64());
     client.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learner_pauses_continues_and_cancels_a_search() {
+    if !prerequisites() {
+        return;
+    }
+    let site = start_site(None).await;
+    let client = browser(&site).await;
+    client.goto(&format!("{}#/search", site.base)).await.expect("open the search page");
+    wait_text(&client, "[data-testid=search-val-label]", |t| t.contains("Simulated")).await;
+    set_value(&client, "[data-testid=search-workers]", "1").await;
+    set_value(&client, "[data-testid=search-max-evals]", "40").await;
+    set_value(&client, "[data-testid=search-name]", "e2e-cancelled").await;
+    click(&client, "[data-testid=search-start]").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-finished", |v| finished(v) >= 1).await;
+
+    // Pause: the trial in flight finishes, then nothing moves.
+    click(&client, "[data-testid=search-pause]").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-state", |s| s == "paused").await;
+    wait_text(&client, "[data-testid=search-worker]", |t| t.contains("idle")).await;
+    let paused_at = attr(&client, "[data-testid=search-status]", "data-finished").await.unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = attr(&client, "[data-testid=search-status]", "data-finished").await.unwrap_or_default();
+    assert_eq!(still, paused_at, "a paused search starts no trial");
+
+    // Continue, then cancel: finished trials stay, the parent run is killed.
+    click(&client, "[data-testid=search-continue]").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-finished", |v| {
+        finished(v) > finished(&paused_at)
+    })
+    .await;
+    click(&client, "[data-testid=search-cancel]").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-state", |s| s == "cancelled").await;
+    let message = wait_text(&client, "[data-testid=search-message]", |t| t.starts_with("Cancelled")).await;
+    assert!(message.contains("are kept"), "{message}");
+    let kept: usize = wait_attr(&client, "[data-testid=search-child-count]", "data-count", |c| c != "0")
+        .await
+        .parse()
+        .expect("count");
+    wait_text(&client, "[data-testid=search-shown]", |t| t.contains("e2e-cancelled (cancelled)")).await;
+    client.goto(&format!("{}#/runs", site.base)).await.expect("runs page");
+    let count = wait_text(&client, "[data-testid=match-count]", |t| t.ends_with("runs")).await;
+    let total: usize = count.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(total > kept, "the parent and its finished trials: {count}");
+    wait_text(&client, "[data-testid=runs-table]", |t| t.contains("killed")).await;
+    client.close().await.expect("close");
+}

@@ -15,12 +15,14 @@ use mlops_core::summary::median;
 
 use crate::components::data_panel::fetch_bytes;
 use crate::routes::{current_hash, hash_query};
+use crate::search_state::Searches;
 use crate::serving_state::now_ms;
 use crate::state::AppState;
 
 #[component]
 pub fn BenchPage() -> impl IntoView {
     let state = AppState::use_context();
+    let searches = Searches::use_context();
     let query = hash_query(&current_hash());
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let (train, val) = (get("train"), get("val"));
@@ -71,7 +73,7 @@ pub fn BenchPage() -> impl IntoView {
         let workers = get("workers").and_then(|w| w.parse::<u32>().ok());
         let evals = get("evals").and_then(|e| e.parse::<u32>().ok());
         spawn_local(async move {
-            match search_bench(state, &train, &val, workers, evals).await {
+            match search_bench(state, searches, &train, &val, workers, evals).await {
                 Ok(json) => state.bench_result.set(Some(json)),
                 Err(e) => state.error.set(Some(e)),
             }
@@ -91,6 +93,13 @@ pub fn BenchPage() -> impl IntoView {
             <p>"Add " <code>"?train=URL&val=URL&repeat=N"</code> " to this page's address to time Chapter 1 in this browser."</p>
             <pre data-testid="bench-result">{move || state.bench_result.get().unwrap_or_default()}</pre>
             <pre data-testid="bench-error">{move || state.error.get().unwrap_or_default()}</pre>
+            <pre data-testid="bench-progress">{move || {
+                let workers: Vec<String> = searches.workers.get().iter().map(|w| format!("{:?}", w.slot)).collect();
+                searches.active.get().map(|a| {
+                    let (ok, failed, total) = a.record.counts();
+                    format!("{}: {} · {ok} finished, {failed} failed of {total} · workers {}", a.record.name, a.record.state.as_str(), workers.join(", "))
+                }).unwrap_or_default()
+            }}</pre>
         </section>
     }
 }
@@ -202,6 +211,7 @@ async fn tracking_bench(state: AppState, runs: usize) -> Result<String, String> 
 /// experiment `bench-search`, and reports the wall time from start to the last trial.
 async fn search_bench(
     state: AppState,
+    searches: Searches,
     train_url: &str,
     val_url: &str,
     workers: Option<u32>,
@@ -211,9 +221,8 @@ async fn search_bench(
     use mlops_core::search::presets;
     use mlops_core::tuning::{Family, SearchState};
 
-    use crate::search_state::{NewSearch, Searches};
+    use crate::search_state::NewSearch;
 
-    let searches = Searches::use_context();
     let sleep = || gloo_timers::future::TimeoutFuture::new(100);
     let tracking = state.tracking;
     while !tracking.ready.get_untracked() {

@@ -617,7 +617,11 @@ fn SearchForm() -> impl IntoView {
             <p class="muted">
                 {move || format!(
                     "Runs go to the experiment `{}` (choose another on the Runs page). With TPE, trial k learns from trials up to k − {} (the number of workers), so the same seed and pool size give the same trials.",
-                    state.tracking.experiment_name(&state.active_experiment.get()),
+                    {
+                        let id = state.active_experiment.get();
+                        let name = state.tracking.experiment_name(&id);
+                        if name.is_empty() { format!("id {id}") } else { name }
+                    },
                     searches.workers_wanted.get()
                 )}
             </p>
@@ -693,7 +697,8 @@ fn SpaceEditor(form: FormState, parsed: Memo<Result<Space, String>>, family: Mem
                     </tbody>
                 </table>
                 <p>
-                    <select data-testid="space-add-name" prop:value=move || to_add.get() on:change=move |ev| to_add.set(event_target_value(&ev))>
+                    <select data-testid="space-add-name"
+                        prop:value=move || { let chosen = to_add.get(); if chosen.is_empty() { addable.with(|a| a.first().cloned().unwrap_or_default()) } else { chosen } } on:change=move |ev| to_add.set(event_target_value(&ev))>
                         {move || addable.get().into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
                     </select>
                     " " <button data-testid="space-add" disabled=move || addable.with(Vec::is_empty) || parsed.with(Result::is_err) on:click=add>"Add a parameter"</button>

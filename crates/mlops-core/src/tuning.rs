@@ -140,8 +140,8 @@ impl Family {
     }
 
     /// Checks a space before a search starts: known names only, and the space's own
-    /// rules. A point outside the parameters' ranges (e.g. `max_depth` 80) is not an
-    /// error here: that trial fails, as it would in hyperopt.
+    /// rules. A point outside the parameters' ranges (e.g. a `learning_rate` of 0) is
+    /// not an error here: that trial fails, as it would in hyperopt.
     pub fn check_space(self, space: &Space) -> Result<(), String> {
         space.validate().map_err(|e| e.to_string())?;
         let unknown = self.unknown_params(space);
@@ -757,8 +757,9 @@ mod tests {
         let Estimator::Gbdt(params) = gbdt else { panic!("gbdt") };
         assert_eq!(params.max_depth, 7);
         assert_eq!(params.num_boost_round, GbdtParams::default().num_boost_round);
-        let deep = Family::Gbdt.estimator(&serde_json::json!({"max_depth": 90})).expect_err("too deep");
-        assert!(deep.contains("max_depth"), "{deep}");
+        let frozen =
+            Family::Gbdt.estimator(&serde_json::json!({"learning_rate": 0})).expect_err("no learning");
+        assert!(frozen.contains("learning_rate"), "{frozen}");
         let forest = Family::Forest
             .estimator(&serde_json::json!({"max_depth": 12.0, "n_estimators": 20, "max_features": "sqrt"}))
             .expect("valid");
