@@ -15,13 +15,31 @@ VAL=green_tripdata_2021-02.parquet
 REPEAT=${REPEAT:-7}
 OUT=bench/results
 mkdir -p "$OUT"
+# BENCH_SECTIONS=trees,search,pipeline (any of tracking, chapter1, scoring, trees, search,
+# pipeline, drift) runs only those; all by default.
+SECTIONS=${BENCH_SECTIONS:-tracking,chapter1,scoring,trees,search,pipeline,drift}
+wanted() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+VENV=target/bench-venv
+python_venv() {
+    # (Re)installed whenever bench/requirements.txt changes (a copy is kept in the venv).
+    if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements.txt "$VENV/requirements.txt"; then
+        [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q -r bench/requirements.txt
+        cp bench/requirements.txt "$VENV/requirements.txt"
+    fi
+}
+
+if wanted tracking; then
 echo "== tracking at scale (${TRACKING_RUNS:-10000} runs, IndexedDB, headless Chromium)"
 CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --release --example bench_tracking -- "${TRACKING_RUNS:-10000}" | tee "$OUT/tracking.json"
+fi
 
 if [ ! -f "$DATA/$TRAIN" ] || [ ! -f "$DATA/$VAL" ]; then
     echo "SKIPPED the Chapter 1 comparison: $DATA/$TRAIN and $VAL are needed (set MLOPS_DATA to their folder)"; exit 0
 fi
 
+python_venv
+if wanted chapter1; then
 echo "== native"
 cargo run -q --release -p mlops-core --example bench_chapter1 -- "$DATA/$TRAIN" "$DATA/$VAL" "$REPEAT" | tee "$OUT/native.json"
 
@@ -29,20 +47,18 @@ echo "== wasm (headless Chromium)"
 CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$REPEAT" | tee "$OUT/wasm.json"
 
 echo "== python"
-VENV=target/bench-venv
-# (Re)installed whenever bench/requirements.txt changes (a copy is kept in the venv).
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s bench/requirements.txt "$VENV/requirements.txt"; then
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q -r bench/requirements.txt
-    cp bench/requirements.txt "$VENV/requirements.txt"
-fi
 "$VENV/bin/python" bench/chapter1.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$REPEAT" | tee "$OUT/python.json"
+fi
 
+if wanted scoring; then
 echo "== batch scoring (Chapter 4): native, wasm, python score.py"
 cargo run -q --release -p mlops-core --example bench_score -- "$DATA/$TRAIN" "$DATA/$VAL" "$REPEAT" | tee "$OUT/score-native.json"
 BENCH_MODE=score CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$REPEAT" | tee "$OUT/score-wasm.json"
 "$VENV/bin/python" bench/score.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$REPEAT" | tee "$OUT/score-python.json"
 
+fi
+
+if wanted chapter1 && wanted scoring; then
 python3 - "$OUT" <<'PY'
 import glob, gzip, json, os, sys
 out = sys.argv[1]
@@ -68,7 +84,9 @@ print(f"{'scoring':<10} {'median s':>9} {'rows/s':>10} {'ratio to Python':>16}")
 for name, r in score.items():
     print(f"{name:<10} {r['median_seconds']:>9.3f} {r['rows_per_second']:>10.0f} {r['median_seconds'] / py:>16.3f}")
 PY
+fi
 
+if wanted trees; then
 echo
 echo "== trees (Chapter 2): decode + vectorize + GBDT (the course's best params, 200 rounds) and RandomForest (100 trees, depth 20)"
 TREES_REPEAT=${TREES_REPEAT:-3}
@@ -106,7 +124,9 @@ print(f"wasm decode of both months (median): {wasm.get('decode_median_seconds', 
       " median s = decode + vectorize + fit (+ scoring in wasm); 'wasm / this' compares those medians")
 print(f"python: {python.get('runner', 'not run')} on {python.get('cpus', '?')} CPUs")
 PY
+fi
 
+if wanted search; then
 echo
 echo "== search (Chapter 2): the course's XGBoost search (${SEARCH_EVALS:-50} TPE trials) end to end with the worker pool (${SEARCH_WORKERS:-cores - 1} workers)"
 BENCH_MODE=search CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" | tee "$OUT/search-wasm.json"
@@ -117,7 +137,26 @@ print(f"{r['trials']} trials ({r['finished']} finished, {r['failed']} failed) wi
       f" (hardwareConcurrency {r['hardware_concurrency']}): {r['wall_seconds']:.1f} s wall,"
       f" {r['trials_per_minute']:.2f} trials/minute, best val RMSE {r['best_val_rmse']}")
 PY
+fi
 
+if wanted pipeline; then
+echo
+echo "== pipeline (Chapter 3): the training preset (load Jan + Feb → prepare → vectorize → LinearRegression and GBDT → evaluate → register), browser vs one Python script"
+PIPELINE_REPEAT=${PIPELINE_REPEAT:-3}
+BENCH_MODE=pipeline CHROMEDRIVER=/usr/bin/chromedriver cargo run -q --example bench_wasm -- "$DATA" "$TRAIN" "$VAL" "$PIPELINE_REPEAT" | tee "$OUT/pipeline-wasm.json"
+"$VENV/bin/python" bench/pipeline.py "$DATA/$TRAIN" "$DATA/$VAL" --repeat "$PIPELINE_REPEAT" | tee "$OUT/pipeline-python.json"
+python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+wasm = json.load(open(os.path.join(out, "pipeline-wasm.json")))
+python = json.load(open(os.path.join(out, "pipeline-python.json")))
+ratio = wasm["median_seconds"] / python["median_seconds"]
+print(f"training pipeline: browser median {wasm['median_seconds']:.2f} s {wasm['seconds']},"
+      f" Python median {python['median_seconds']:.2f} s {python['seconds']}; browser / Python = {ratio:.3f}")
+PY
+fi
+
+if wanted drift; then
 echo
 echo "== drift (Chapter 5): full report ${TRAIN%.parquet} → ${VAL%.parquet} (all columns) and a 28-day replay"
 REPLAY_REFERENCE=green_tripdata_2022-01.parquet
@@ -181,3 +220,4 @@ for line in found[:40]:
 if len(found) > 40:
     print(f"  … and {len(found) - 40} more (bench/results/drift-*.json)")
 PY
+fi

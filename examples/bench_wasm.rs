@@ -9,6 +9,8 @@
 //! `BENCH_MODE=trees …` times decoding plus Chapter 2's boosted trees and forest;
 //! `BENCH_MODE=search …` runs the course's XGBoost search with the worker pool
 //! (`SEARCH_WORKERS=N`, `SEARCH_EVALS=N` to change the pool or the budget).
+//! `BENCH_MODE=pipeline …` runs Chapter 3's training pipeline on the two files, from an
+//! empty output cache each time.
 //! `BENCH_TIMEOUT_SECONDS` overrides the wait for a result (10 minutes; 2 hours for search).
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -46,6 +48,7 @@ async fn main() -> std::process::ExitCode {
         }
         Ok("score") => format!("score_train=../data/{train}&score_month=../data/{val}"),
         Ok("trees") => format!("trees_train=../data/{train}&trees_val=../data/{val}"),
+        Ok("pipeline") => format!("pipeline_jan=../data/{train}&pipeline_feb=../data/{val}"),
         Ok("search") => {
             let mut query = format!("search_train=../data/{train}&search_val=../data/{val}");
             for (variable, key) in [("SEARCH_WORKERS", "workers"), ("SEARCH_EVALS", "evals")] {

@@ -744,6 +744,11 @@ impl Pipelines {
         });
     }
 
+    /// Empties the output cache, so the next run computes every block (benchmarks).
+    pub fn forget_outputs(&self) {
+        self.cache.update_value(OutputCache::clear);
+    }
+
     /// The cached output of `block` in `run`, for previews.
     pub fn output_of(
         &self,

@@ -14,6 +14,7 @@ use mlops_core::protocol::Request;
 use mlops_core::summary::median;
 
 use crate::components::data_panel::fetch_bytes;
+use crate::pipeline_state::Pipelines;
 use crate::routes::{current_hash, hash_query};
 use crate::search_state::Searches;
 use crate::serving_state::now_ms;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 pub fn BenchPage() -> impl IntoView {
     let state = AppState::use_context();
     let searches = Searches::use_context();
+    let pipelines = Pipelines::use_context();
     let query = hash_query(&current_hash());
     let get = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let (train, val) = (get("train"), get("val"));
@@ -74,6 +76,14 @@ pub fn BenchPage() -> impl IntoView {
         let evals = get("evals").and_then(|e| e.parse::<u32>().ok());
         spawn_local(async move {
             match search_bench(state, searches, &train, &val, workers, evals).await {
+                Ok(json) => state.bench_result.set(Some(json)),
+                Err(e) => state.error.set(Some(e)),
+            }
+        });
+    }
+    if let (Some(jan), Some(feb)) = (get("pipeline_jan"), get("pipeline_feb")) {
+        spawn_local(async move {
+            match pipeline_bench(pipelines, &jan, &feb, repeat).await {
                 Ok(json) => state.bench_result.set(Some(json)),
                 Err(e) => state.error.set(Some(e)),
             }
@@ -298,4 +308,72 @@ async fn search_bench(
             _ => gloo_timers::future::TimeoutFuture::new(500).await,
         }
     }
+}
+
+/// `#/bench?pipeline_jan=URL&pipeline_feb=URL&repeat=N`: Chapter 3's training pipeline on
+/// the two TLC files, `repeat` times, each run from an empty output cache (a cached run
+/// would skip every block), timed from the manual trigger to the run's end as the
+/// pipelines page shows it.
+async fn pipeline_bench(
+    pipelines: Pipelines,
+    jan_url: &str,
+    feb_url: &str,
+    repeat: u32,
+) -> Result<String, String> {
+    use mlops_core::pipelines::engine::RunStatus;
+
+    let sleep = || gloo_timers::future::TimeoutFuture::new(50);
+    while !pipelines.loaded.get_untracked() {
+        sleep().await;
+    }
+    for url in [jan_url, feb_url] {
+        let bytes = fetch_bytes(url).await?;
+        let name = url.rsplit('/').next().unwrap_or(url).to_string();
+        pipelines.add_file(name, bytes).await;
+    }
+    pipelines.reset_presets(true);
+    let mut seconds = Vec::new();
+    let mut blocks = Vec::new();
+    for _ in 0..repeat.max(1) {
+        while pipelines.is_running() {
+            sleep().await;
+        }
+        pipelines.forget_outputs();
+        pipelines.message.set(None);
+        let known: Vec<String> =
+            pipelines.runs.with_untracked(|r| r.iter().map(|r| r.context.run_id.clone()).collect());
+        let started = now_ms();
+        pipelines.run_now("training");
+        let run = loop {
+            let finished = pipelines.runs.with_untracked(|runs| {
+                runs.iter()
+                    .rev()
+                    .find(|r| r.context.pipeline == "training" && !known.contains(&r.context.run_id))
+                    .cloned()
+            });
+            if let Some(run) = finished {
+                break run;
+            }
+            if let Some(Err(message)) = pipelines.message.get_untracked() {
+                return Err(message);
+            }
+            sleep().await;
+        };
+        seconds.push((now_ms() - started) / 1000.0);
+        if run.status != RunStatus::Succeeded {
+            return Err(format!("the training pipeline ended {:?}", run.status));
+        }
+        blocks = run
+            .history
+            .iter()
+            .map(|b| serde_json::json!({ "block": b.block, "wall_seconds": b.wall_seconds }))
+            .collect();
+    }
+    Ok(serde_json::json!({
+        "runner": "wasm (release, two Web Workers, headless Chromium)",
+        "seconds": seconds,
+        "median_seconds": median(&seconds),
+        "blocks": blocks,
+    })
+    .to_string())
 }
