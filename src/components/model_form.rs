@@ -395,7 +395,7 @@ pub fn ModelForm(form: ModelFormState) -> impl IntoView {
             </div>
             <div class="params" class:hidden=move || !is(|m| m == FormModel::Forest)() data-testid="forest-params">
                 {forest_fields}
-                <p class="muted">"Squared error; split points come from 256 bins per feature."</p>
+                <p class="muted">"Squared error; split points come from up to 4,096 bins per feature, enough for every distinct trip distance in a month."</p>
             </div>
             {move || estimator.get().err().map(|e| view! {
                 <p class="error form-error" role="alert" data-testid="param-error">{e.message}</p>

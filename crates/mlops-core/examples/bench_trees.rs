@@ -40,7 +40,7 @@ fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     let mut paths = Vec::new();
     let (mut repeat, mut rounds, mut trees, mut forest_max_bin, mut only, mut history) =
-        (3, 200, 100, 256, None, None);
+        (3, 200, 100, mlops_core::trees::ForestParams::default().max_bin, None, None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
