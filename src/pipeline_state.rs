@@ -294,7 +294,9 @@ impl Pipelines {
 
     fn take_alerts(&self) {
         let inbox = self.inbox.get_value();
-        if inbox.is_empty() {
+        // Until the saved scheduler is read, alerts wait in the inbox: taken earlier, their
+        // trigger log entries would be overwritten by the saved log.
+        if inbox.is_empty() || !self.loaded.get_untracked() {
             return;
         }
         let now = self.clock.get_untracked().now;
@@ -376,7 +378,8 @@ impl Pipelines {
             return;
         };
         let now = self.clock.get_untracked().now;
-        if let Err(e) = run.rerun_from(block, now) {
+        // After a reload the cache is empty: lost upstream outputs are computed again.
+        if let Err(e) = self.cache.with_value(|cache| run.rerun_from_cached(block, now, cache)) {
             self.say(Err(e.to_string()));
             return;
         }

@@ -1,5 +1,6 @@
 //! Reusable pieces of the pages.
 
+pub mod block_editor;
 pub mod chart;
 pub mod data_panel;
 pub mod download;

@@ -66,8 +66,8 @@ fn ModelRow(model: RegisteredModel) -> impl IntoView {
         <tr data-testid="model-row" data-name=model.name.clone()>
             <td><a href=Route::Model(model.name.clone()).path()>{model.name.clone()}</a></td>
             <td>{latest}</td>
-            <td>{staging}</td>
-            <td>{production}</td>
+            <td data-testid="model-staging">{staging}</td>
+            <td data-testid="model-production">{production}</td>
             <td>{aliases}</td>
             <td>{format_utc_millis(model.last_updated_timestamp)}</td>
         </tr>

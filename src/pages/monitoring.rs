@@ -19,6 +19,8 @@ use mlops_core::monitoring::baseline::{CATEGORICAL, NUMERIC};
 use mlops_core::monitoring::health::{live_drift, service_health, HealthWindow, LiveWindow};
 use mlops_core::monitoring::inject::Injection;
 use mlops_core::monitoring::replay::DayMetrics;
+use mlops_core::pipelines::engine::PipelineRun;
+use mlops_core::pipelines::schedule::TriggerReason;
 use mlops_core::protocol::{Catalog, CatalogEntry};
 use mlops_core::summary::format_utc_millis;
 use wasm_bindgen::JsCast;
@@ -29,6 +31,7 @@ use crate::components::run_charts::{format_number, line_chart_svg, LineData};
 use crate::monitoring_state::{
     injection_fields, parse_rules, MonthChoice, Preset, RuleLine, MAX_TRUTH_DELAY, SPEEDS, TICK_MS,
 };
+use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
 use crate::serving_state::Serving;
 use crate::state::AppState;
@@ -632,14 +635,34 @@ fn rule_words(rule: &AlertRule) -> String {
 fn AlertLog() -> impl IntoView {
     let monitoring = Monitoring::use_context();
     let current_id = move || monitoring.setup.with(|s| s.as_ref().map(|s| s.replay_id.clone()));
+    // The pipelines chapter turns requests into runs (its clock ticks on every page).
+    let pipelines = use_context::<Pipelines>();
+    let alert_runs = move || -> Vec<String> {
+        let Some(pipelines) = pipelines else { return Vec::new() };
+        let by_alert = |run: &PipelineRun| matches!(run.context.trigger, TriggerReason::Alert { .. });
+        let describe =
+            |run: &PipelineRun| format!("{} ({:?})", run.context.run_id, run.status).to_lowercase();
+        let mut runs: Vec<String> =
+            pipelines.runs.with(|runs| runs.iter().filter(|r| by_alert(r)).map(|r| describe(r)).collect());
+        runs.extend(pipelines.active.get().filter(|r| by_alert(r)).map(|r| describe(&r)));
+        runs
+    };
     view! {
         <section class="monitor-panel" data-testid="alert-log-panel">
             <h2>"Alert log"</h2>
             {move || {
                 let requests = monitoring.retrain_requests.with(Vec::len);
-                (requests > 0).then(|| view! {
+                let runs = alert_runs();
+                (requests > 0 || !runs.is_empty()).then(|| view! {
                     <p class="notice" data-testid="retrain-requests">
-                        {format!("Retraining requested {requests} time(s) since the page opened. The pipelines chapter will start the training; for now the request is recorded.")}
+                        {format!("Retraining requested {requests} time(s) since the page opened. ")}
+                        {if runs.is_empty() {
+                            "The pipelines start a run of each pipeline with an alert trigger on their clock's next tick. "
+                                .to_string()
+                        } else {
+                            format!("Runs started by alerts: {}. ", runs.join(", "))
+                        }}
+                        <a href=Route::Pipelines.path()>"Open the pipelines"</a>
                     </p>
                 })
             }}

@@ -1,5 +1,6 @@
 //! Chapter 3's workbench: the course's pipelines as a DAG of blocks that run in the
-//! browser, with a simulated clock, triggers, retries, a block editor and run history.
+//! browser, with a simulated clock, triggers, retries, a block editor (a form and the
+//! block's JSON, blocks added and removed) and run history.
 //!
 //! The DAG is drawn here as SVG: the engine's waves (`graph::plan`) are the columns, so
 //! blocks that run together stand together. Every label is a text node (escaped).
@@ -9,11 +10,12 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mlops_core::pipelines::clock::{format_duration, SimTime};
-use mlops_core::pipelines::definition::{self, BlockDef, PipelineDefinition};
+use mlops_core::pipelines::definition::{self, BlockDef, BlockKind, PipelineDefinition};
 use mlops_core::pipelines::engine::{AttemptStatus, BlockStatus, PipelineRun};
 use mlops_core::pipelines::graph;
 use wasm_bindgen::JsCast;
 
+use crate::components::block_editor::{BlockForm, Draft, InputsForm};
 use crate::components::download::download_text;
 use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
@@ -76,6 +78,8 @@ pub fn PipelinesPage() -> impl IntoView {
     let selected = RwSignal::new("training".to_string());
     let block = RwSignal::new(None::<String>);
     let shown_run = RwSignal::new(None::<String>);
+    // A block added to the pipeline but not saved yet (it still needs its inputs).
+    let new_block = RwSignal::new(None::<BlockDef>);
 
     let definition = Memo::new(move |_| pipelines.definition(&selected.get()));
     // The run the DAG colours: the one in progress of this pipeline, else the chosen or
@@ -96,8 +100,21 @@ pub fn PipelinesPage() -> impl IntoView {
         })
     });
 
+    // What the block panel edits: the selected block in the saved pipeline, or the new
+    // block appended to it.
+    let panel = Memo::new(move |_| -> Option<(String, PipelineDefinition, bool)> {
+        let id = block.get()?;
+        let mut definition = definition.get()?;
+        if definition.block(&id).is_some() {
+            return Some((id, definition, false));
+        }
+        let fresh = new_block.get().filter(|b| b.id == id)?;
+        definition.blocks.push(fresh);
+        Some((id, definition, true))
+    });
+
     view! {
-        <div class="page pipelines">
+        <div class="page pipelines" data-loaded=move || pipelines.loaded.get().to_string()>
             <h1>"Pipelines"</h1>
             <p>
                 "The course's pipelines as blocks that run in this tab: two workers run independent blocks side by side. "
@@ -124,6 +141,7 @@ pub fn PipelinesPage() -> impl IntoView {
                                         move |_| {
                                             selected.set(name.clone());
                                             block.set(None);
+                                            new_block.set(None);
                                             shown_run.set(None);
                                         }
                                     }
@@ -147,12 +165,12 @@ pub fn PipelinesPage() -> impl IntoView {
             <DataBar/>
             {move || definition.get().map(|d| view! { <p class="muted">{d.description.clone()}</p> })}
             <Dag definition run block/>
+            <AddBlock selected block new_block/>
             <Workers/>
             {move || {
-                block
+                panel
                     .get()
-                    .and_then(|id| definition.get().map(|d| (id, d)))
-                    .map(|(id, d)| view! { <BlockPanel id definition=d run/> })
+                    .map(|(id, d, is_new)| view! { <BlockPanel id definition=d is_new run block new_block/> })
             }}
             <ImportExport selected/>
             <h2>"Run history"</h2>
@@ -316,14 +334,17 @@ fn Dag(
                 }
             })
             .collect_view();
+        // A long pipeline is wider than the page: its box scrolls sideways instead.
         Some(view! {
-            <svg class="dag" data-testid="dag" width=width height=height viewBox=format!("0 0 {width} {height}")>
-                {edges
-                    .into_iter()
-                    .map(|d| view! { <path d=d fill="none" stroke="#999" stroke-width="1.5"></path> })
-                    .collect_view()}
-                {node_views}
-            </svg>
+            <div class="dag-scroll">
+                <svg class="dag" data-testid="dag" width=width height=height viewBox=format!("0 0 {width} {height}")>
+                    {edges
+                        .into_iter()
+                        .map(|d| view! { <path d=d fill="none" stroke="#999" stroke-width="1.5"></path> })
+                        .collect_view()}
+                    {node_views}
+                </svg>
+            </div>
         })
     }
 }
@@ -350,22 +371,30 @@ fn Workers() -> impl IntoView {
     }
 }
 
+/// The selected block: its runs, and the editor (a form and the same block as JSON).
+///
+/// `definition` is the saved pipeline, plus the block itself when it was just added and
+/// is not saved yet (`is_new`). Saving replaces the pipeline with the edited one, which
+/// `put_definition` validates again: a definition with problems is never saved.
 #[component]
 fn BlockPanel(
     id: String,
     definition: PipelineDefinition,
+    is_new: bool,
     run: Memo<Option<Arc<PipelineRun>>>,
+    block: RwSignal<Option<String>>,
+    new_block: RwSignal<Option<BlockDef>>,
 ) -> impl IntoView {
     let pipelines = Pipelines::use_context();
     let Some(block_def) = definition.block(&id).cloned() else {
         return view! { <p>"This block is gone."</p> }.into_any();
     };
-    let draft = RwSignal::new(serde_json::to_string_pretty(&block_def).unwrap_or_default());
+    let draft = Draft::new(&block_def);
     let base = definition.clone();
     let block_id = id.clone();
     // The definition with the edited block, or why the JSON does not parse.
     let edited = Memo::new(move |_| -> Result<PipelineDefinition, String> {
-        let block: BlockDef = serde_json::from_str(&draft.get()).map_err(|e| format!("not a block: {e}"))?;
+        let block = draft.block.get()?;
         let mut definition = base.clone();
         let slot = definition.blocks.iter_mut().find(|b| b.id == block_id).ok_or("the block is gone")?;
         *slot = block;
@@ -388,9 +417,35 @@ fn BlockPanel(
     let save = move |_| {
         if let Ok(d) = edited.get_untracked() {
             match pipelines.put_definition(d) {
-                Ok(()) => pipelines.message.set(Some(Ok("Block saved.".to_string()))),
+                Ok(()) => {
+                    if is_new {
+                        new_block.set(None);
+                    }
+                    pipelines.message.set(Some(Ok("Block saved.".to_string())));
+                }
                 Err(e) => pipelines.message.set(Some(Err(e))),
             }
+        }
+    };
+    let refusal = RwSignal::new(None::<String>);
+    let remove_id = id.clone();
+    let saved = definition.clone();
+    let remove = move |_| {
+        if is_new {
+            new_block.set(None);
+            block.set(None);
+            pipelines.message.set(Some(Ok(format!("The new block `{remove_id}` was dropped."))));
+            return;
+        }
+        let mut d = saved.clone();
+        let outcome =
+            d.remove_block(&remove_id).map_err(|e| e.to_string()).and_then(|_| pipelines.put_definition(d));
+        match outcome {
+            Ok(()) => {
+                block.set(None);
+                pipelines.message.set(Some(Ok(format!("Block `{remove_id}` removed."))));
+            }
+            Err(e) => refusal.set(Some(e)),
         }
     };
     let injected = block_def.fail_first_n_attempts > 0;
@@ -413,16 +468,21 @@ fn BlockPanel(
     };
     let attempts_id = id.clone();
     let rerun_id = id.clone();
+    let kind = move || draft.block.with(|b| b.as_ref().map_or("?", |b| b.kind.name()));
     view! {
         <section class="block-panel" data-testid="block-panel">
-            <h2>{format!("{} · {}", id, block_def.kind.name())}</h2>
+            <h2>
+                {format!("{} · {}", id, block_def.kind.name())}
+                {is_new.then(|| view! { <span class="badge">"new, not saved yet"</span> })}
+            </h2>
             <p class="muted">{block_def.description.clone()}</p>
-            <label>
+            <label class:hidden=is_new>
                 <input type="checkbox" data-testid="inject-failure" prop:checked=injected on:change=toggle_failure/>
                 " Fail the first attempt on purpose (and allow one retry)"
             </label>
             {move || {
                 run.get()
+                    .filter(|_| !is_new)
                     .map(|r| {
                         let run_id = r.context.run_id.clone();
                         let rerun_id = rerun_id.clone();
@@ -491,23 +551,125 @@ fn BlockPanel(
                         })
             }}
             </div>
-            <h3>"Edit the block (JSON)"</h3>
-            <textarea
-                data-testid="block-editor"
-                rows="14"
-                cols="80"
-                prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
-            ></textarea>
+            <h3>"Edit the block"</h3>
+            <p class="block-identity">
+                "id " <code data-testid="block-id">{id.clone()}</code>
+                " · kind " <code data-testid="block-kind">{kind}</code>
+            </p>
+            <BlockForm draft/>
+            <h4>"Inputs"</h4>
+            <InputsForm draft definition=definition.clone() id=id.clone()/>
+            {move || {
+                draft.form_error.get().map(|e| view! { <p class="error" role="alert" data-testid="block-form-error">{e}</p> })
+            }}
             <ul class="problems" data-testid="block-problems">
                 {move || problems.get().into_iter().map(|p| view! { <li class="error">{p}</li> }).collect_view()}
             </ul>
-            <button data-testid="save-block" disabled=move || !problems.with(Vec::is_empty) on:click=save>
-                "Save block"
-            </button>
+            <div class="block-actions">
+                <button
+                    class="primary"
+                    data-testid="save-block"
+                    disabled=move || !problems.with(Vec::is_empty)
+                    on:click=save
+                >
+                    "Save block"
+                </button>
+                <button data-testid="remove-block" on:click=remove>
+                    {if is_new { "Drop this new block" } else { "Remove this block" }}
+                </button>
+            </div>
+            {move || refusal.get().map(|e| view! { <p class="error" role="alert" data-testid="remove-refused">{e}</p> })}
+            <label class="block-json">
+                "The same block as JSON (edit either side)"
+                <textarea
+                    data-testid="block-editor"
+                    rows="14"
+                    spellcheck="false"
+                    prop:value=move || draft.text.get()
+                    on:input=move |ev| draft.set_text(event_target_value(&ev))
+                ></textarea>
+            </label>
         </section>
     }
     .into_any()
+}
+
+/// Adds a block of any kind to the pipeline with its template's parameters. A block that
+/// needs no input (a loader, a sensor, a note) is saved at once; the others open in the
+/// editor, unsaved, until their inputs are connected.
+#[component]
+fn AddBlock(
+    selected: RwSignal<String>,
+    block: RwSignal<Option<String>>,
+    new_block: RwSignal<Option<BlockDef>>,
+) -> impl IntoView {
+    let pipelines = Pipelines::use_context();
+    let kind = RwSignal::new(BlockKind::DataLoader);
+    let new_id = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    // The id used when the field is left empty: the kind's name, numbered if taken.
+    let suggested = Memo::new(move |_| {
+        let stem = kind.get().name();
+        pipelines.definition(&selected.get()).map_or(stem.to_string(), |d| d.unused_id(stem))
+    });
+    let add = move |_| {
+        let Some(mut definition) = pipelines.definition(&selected.get_untracked()) else { return };
+        let typed = new_id.get_untracked().trim().to_string();
+        let id = if typed.is_empty() { suggested.get_untracked() } else { typed };
+        let fresh = BlockDef::template(kind.get_untracked(), &id);
+        if let Err(e) = definition.add_block(fresh.clone()) {
+            error.set(Some(e.to_string()));
+            return;
+        }
+        error.set(None);
+        new_id.set(String::new());
+        if definition.validate().is_ok() {
+            match pipelines.put_definition(definition) {
+                Ok(()) => {
+                    new_block.set(None);
+                    pipelines.message.set(Some(Ok(format!("Block `{id}` added."))));
+                }
+                Err(e) => {
+                    error.set(Some(e));
+                    return;
+                }
+            }
+        } else {
+            new_block.set(Some(fresh));
+            pipelines
+                .message
+                .set(Some(Ok(format!("Block `{id}` is in the editor: connect its inputs, then save it."))));
+        }
+        block.set(Some(id));
+    };
+    view! {
+        <div class="add-block">
+            <strong>"Add a block: "</strong>
+            <select
+                data-testid="add-block-kind"
+                on:change=move |ev| {
+                    let chosen = event_target_value(&ev);
+                    if let Some(k) = BlockKind::ALL.into_iter().find(|k| k.name() == chosen) {
+                        kind.set(k);
+                    }
+                }
+            >
+                {BlockKind::ALL
+                    .map(|k| view! { <option value=k.name() prop:selected=move || kind.get() == k>{k.name()}</option> })
+                    .collect_view()}
+            </select>
+            <input
+                type="text"
+                size="18"
+                data-testid="add-block-id"
+                placeholder=move || suggested.get()
+                prop:value=move || new_id.get()
+                on:input=move |ev| new_id.set(event_target_value(&ev))
+            />
+            <button data-testid="add-block" on:click=add>"Add"</button>
+            {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="add-block-error">{e}</p> })}
+        </div>
+    }
 }
 
 #[component]

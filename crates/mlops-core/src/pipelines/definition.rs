@@ -104,6 +104,50 @@ impl PipelineDefinition {
     pub fn validate(&self) -> Result<(), DefinitionError> {
         check_definition(self)
     }
+
+    /// The blocks that read an output of block `id`, each once, in definition order.
+    pub fn readers_of(&self, id: &str) -> Vec<&str> {
+        self.blocks.iter().filter(|b| b.upstream().contains(&id)).map(|b| b.id.as_str()).collect()
+    }
+
+    /// `stem`, or `stem_2`, `stem_3` … : the first id no block has yet (the editor's
+    /// suggestion for a new block).
+    pub fn unused_id(&self, stem: &str) -> String {
+        (1..)
+            .map(|n| if n == 1 { stem.to_string() } else { format!("{stem}_{n}") })
+            .find(|id| self.block(id).is_none())
+            .unwrap_or_else(|| stem.to_string())
+    }
+
+    /// Appends `block` after checking its id (valid, unused) and the block count. Its
+    /// inputs are not checked: a new block may wait for the learner to connect them, and
+    /// [`Self::validate`] says what is missing until then.
+    pub fn add_block(&mut self, block: BlockDef) -> Result<(), DefinitionError> {
+        check_id("block id", &block.id)?;
+        if self.block(&block.id).is_some() {
+            return Err(DefinitionError::DuplicateId { what: "block", id: block.id });
+        }
+        if self.blocks.len() >= MAX_BLOCKS {
+            let count = self.blocks.len() + 1;
+            return Err(DefinitionError::TooMany { what: "blocks", count, limit: MAX_BLOCKS });
+        }
+        self.blocks.push(block);
+        Ok(())
+    }
+
+    /// Takes block `id` out, refusing while other blocks read its outputs: removing it
+    /// would silently cut their inputs, so the learner rewires or removes them first.
+    pub fn remove_block(&mut self, id: &str) -> Result<BlockDef, DefinitionError> {
+        let Some(position) = self.blocks.iter().position(|b| b.id == id) else {
+            return Err(DefinitionError::NoSuchBlock { id: cut(id, MAX_ID_CHARS) });
+        };
+        let readers: Vec<String> =
+            self.readers_of(id).into_iter().filter(|r| *r != id).map(str::to_string).collect();
+        if !readers.is_empty() {
+            return Err(DefinitionError::BlockInUse { block: id.to_string(), readers });
+        }
+        Ok(self.blocks.remove(position))
+    }
 }
 
 /// One block of a pipeline.
@@ -151,6 +195,22 @@ impl BlockDef {
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// A new block of `kind` called `id`: the palette's first operation of that kind
+    /// ([`BlockParams::templates`]) with no inputs, and the presets' retry policy for
+    /// loaders (a download can fail) and sensors (check again daily).
+    pub fn template(kind: BlockKind, id: &str) -> Self {
+        let params = BlockParams::templates()
+            .into_iter()
+            .find(|p| p.kind() == kind)
+            .unwrap_or_else(|| BlockParams::Markdown(MarkdownParams { text: String::new() }));
+        let retry = match kind {
+            BlockKind::DataLoader => super::presets::loader_retry(),
+            BlockKind::Sensor => super::presets::sensor_retry(),
+            _ => RetryPolicy::default(),
+        };
+        BlockDef::new(id, params).retry(retry)
     }
 
     pub fn describe(mut self, description: &str) -> Self {
@@ -892,8 +952,28 @@ pub enum DefinitionError {
     BadTrigger { trigger: String, message: String },
     #[error("the {what} is {chars} characters long; the limit is {limit}")]
     TooLong { what: String, chars: usize, limit: usize },
+    #[error("there is no block `{id}`")]
+    NoSuchBlock { id: String },
+    #[error(
+        "block `{block}` cannot be removed: {} read{} its outputs; connect {} to another block or remove {} first",
+        quoted(.readers),
+        if .readers.len() == 1 { "s" } else { "" },
+        if .readers.len() == 1 { "that block" } else { "those blocks" },
+        if .readers.len() == 1 { "it" } else { "them" }
+    )]
+    BlockInUse { block: String, readers: Vec<String> },
     #[error("{0}")]
     Graph(#[from] GraphError),
+}
+
+/// `a`, `b` and `c`.
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Shortens text quoted in a message, so a hostile file cannot flood the screen.
@@ -1328,6 +1408,75 @@ mod tests {
             error.to_string(),
             "block `load` says kind `transformer`, but its params `simulated` belong to a data_loader block"
         );
+    }
+
+    #[test]
+    fn every_kind_has_a_template_of_its_own_kind() {
+        for kind in BlockKind::ALL {
+            let block = BlockDef::template(kind, "fresh");
+            assert_eq!((block.kind, block.params.kind()), (kind, kind), "{kind:?}");
+            assert!(block.inputs.is_empty());
+            check_block(&block).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        }
+        assert_eq!(BlockDef::template(BlockKind::DataLoader, "load").retry.retries, 3);
+        assert_eq!(BlockDef::template(BlockKind::Sensor, "wait").retry.delay, 86_400);
+        assert_eq!(BlockDef::template(BlockKind::Trainer, "train").retry, RetryPolicy::default());
+    }
+
+    #[test]
+    fn a_template_without_required_inputs_saves_at_once() {
+        // Loaders (optional `after`), sensors and notes are valid alone; the rest wait
+        // for their inputs and say which.
+        for kind in BlockKind::ALL {
+            let mut definition = minimal();
+            definition.add_block(BlockDef::template(kind, "fresh")).expect("added");
+            let alone = matches!(kind, BlockKind::DataLoader | BlockKind::Sensor | BlockKind::Markdown);
+            match definition.validate() {
+                Ok(()) => assert!(alone, "{kind:?} needs inputs"),
+                Err(e) => {
+                    assert!(!alone, "{kind:?}: {e}");
+                    assert!(e.to_string().contains("nothing is connected"), "{kind:?}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_are_added_with_fresh_ids_only() {
+        let mut definition = minimal();
+        assert_eq!(definition.unused_id("load"), "load_2");
+        assert_eq!(definition.unused_id("notes"), "notes");
+        let error = definition.add_block(BlockDef::template(BlockKind::Markdown, "load")).expect_err("taken");
+        assert_eq!(error.to_string(), "two blocks are called `load`; ids must be unique");
+        let error =
+            definition.add_block(BlockDef::template(BlockKind::Markdown, "9 lives")).expect_err("bad");
+        assert!(matches!(error, DefinitionError::BadId { .. }), "{error}");
+        definition.add_block(BlockDef::template(BlockKind::Markdown, "notes")).expect("added");
+        assert_eq!(definition.blocks.last().map(|b| b.id.as_str()), Some("notes"));
+    }
+
+    #[test]
+    fn a_block_others_read_is_not_removed() {
+        let mut definition = minimal();
+        definition.blocks.push(
+            BlockDef::new("filter_2", BlockParams::DurationFilter(DurationFilterParams::default()))
+                .input("trips", "load", "trips"),
+        );
+        assert_eq!(definition.readers_of("load"), vec!["filter", "filter_2"]);
+        let error = definition.remove_block("load").expect_err("still read");
+        assert_eq!(
+            error.to_string(),
+            "block `load` cannot be removed: `filter` and `filter_2` read its outputs; \
+             connect those blocks to another block or remove them first"
+        );
+        assert_eq!(definition.blocks.len(), 3, "nothing was removed");
+        assert_eq!(definition.remove_block("filter_2").expect("removed").id, "filter_2");
+        let error = definition.remove_block("load").expect_err("still read by one");
+        assert!(error.to_string().contains("`filter` reads its outputs; connect that block"), "{error}");
+        definition.remove_block("filter").expect("removed");
+        definition.remove_block("load").expect("removed");
+        assert!(definition.blocks.is_empty());
+        assert!(matches!(definition.remove_block("load"), Err(DefinitionError::NoSuchBlock { .. })));
     }
 
     #[test]

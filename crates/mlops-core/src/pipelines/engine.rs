@@ -699,22 +699,63 @@ impl PipelineRun {
     /// itself runs again even if its output is cached. The blocks reset, in run order.
     pub fn rerun_from(&mut self, block: &str, now: SimTime) -> Result<Vec<String>, EngineError> {
         let index = self.index(block)?;
+        self.rerun(index, &[], now)
+    }
+
+    /// [`PipelineRun::rerun_from`] for a host whose cache may have lost outputs: a reload
+    /// empties it, and [`OutputCache::retain_for`] trims it. The blocks upstream whose
+    /// outputs `cache` no longer holds run again too (and so do their own upstream blocks
+    /// with lost outputs), so `block` gets its inputs instead of failing with
+    /// [`EngineError::OutputGone`]. With every output still cached it resets exactly what
+    /// `rerun_from` resets.
+    pub fn rerun_from_cached(
+        &mut self,
+        block: &str,
+        now: SimTime,
+        cache: &OutputCache,
+    ) -> Result<Vec<String>, EngineError> {
+        let index = self.index(block)?;
+        let mut lost = Vec::new();
+        let mut seen = vec![false; self.blocks.len()];
+        let mut stack = vec![index];
+        while let Some(node) = stack.pop() {
+            for &up in &self.plan.upstream[node] {
+                if std::mem::replace(&mut seen[up], true) || self.blocks[up].kind == BlockKind::Markdown {
+                    continue;
+                }
+                if !self.blocks[up].key.as_ref().is_some_and(|key| cache.contains(key)) {
+                    lost.push(up);
+                    stack.push(up);
+                }
+            }
+        }
+        self.rerun(index, &lost, now)
+    }
+
+    /// Resets `index` (forced past the cache) and `also` (not forced), with everything
+    /// downstream of them.
+    fn rerun(&mut self, index: usize, also: &[usize], now: SimTime) -> Result<Vec<String>, EngineError> {
+        let block = self.blocks[index].id.clone();
         if self.blocks[index].kind == BlockKind::Markdown {
-            return Err(EngineError::NotRunnable(block.to_string()));
+            return Err(EngineError::NotRunnable(block));
         }
-        let mut reset = self.plan.descendants(index);
-        reset.push(index);
+        let mut reset: Vec<usize> = Vec::new();
+        for &root in std::iter::once(&index).chain(also) {
+            for i in std::iter::once(root).chain(self.plan.descendants(root)) {
+                if !reset.contains(&i) {
+                    reset.push(i);
+                }
+            }
+        }
         if let Some(&busy) = reset.iter().find(|&&i| self.blocks[i].status == BlockStatus::Running) {
-            return Err(EngineError::RerunWhileRunning {
-                block: block.to_string(),
-                running: self.blocks[busy].id.clone(),
-            });
+            return Err(EngineError::RerunWhileRunning { block, running: self.blocks[busy].id.clone() });
         }
-        if let Some(&up) = self.plan.upstream[index].iter().find(|&&up| !self.blocks[up].status.is_done()) {
-            return Err(EngineError::RerunBlocked {
-                block: block.to_string(),
-                upstream: self.blocks[up].id.clone(),
-            });
+        let blocked = std::iter::once(&index)
+            .chain(also)
+            .flat_map(|&root| self.plan.upstream[root].iter().copied())
+            .find(|up| !reset.contains(up) && !self.blocks[*up].status.is_done());
+        if let Some(up) = blocked {
+            return Err(EngineError::RerunBlocked { block, upstream: self.blocks[up].id.clone() });
         }
         for &i in &reset {
             let state = &mut self.blocks[i];
@@ -942,6 +983,67 @@ mod tests {
             PipelineRun::new(&only_notes, RunContext::manual("notes", "notes#1", SimTime(5)), SimTime(5))
                 .expect("valid");
         assert_eq!((run.status, run.finished_at), (RunStatus::Succeeded, Some(SimTime(5))));
+    }
+
+    /// Runs every ready block of `run` at `now` until none is left.
+    fn finish_at(run: &mut PipelineRun, cache: &mut OutputCache, now: SimTime) {
+        while let Some(id) = run.ready(now).first().cloned() {
+            match run.start(&id, now, HostFacts::default(), cache).expect("starts") {
+                Started::Cached { .. } => {}
+                Started::Job(job) => {
+                    let result = job.request(cache).expect("inputs").run();
+                    run.finish(&id, Outcome::new(result), now, cache).expect("finishes");
+                }
+            }
+        }
+    }
+
+    /// Regression: the page's cache is empty after a reload, and "re-run from this block"
+    /// on a downstream block failed every attempt with `OutputGone` (its input was lost).
+    #[test]
+    fn a_rerun_after_the_cache_was_lost_recomputes_the_lost_upstream_blocks() {
+        let mut definition = pipeline("load");
+        definition.blocks.push(
+            BlockDef::new("filter_again", BlockParams::DurationFilter(DurationFilterParams::default()))
+                .input("trips", "filter", "trips"),
+        );
+        let mut cache = OutputCache::new();
+        let finished = run_to_end(&definition, &mut cache);
+        assert_eq!(finished.status, RunStatus::Succeeded);
+        let later = SimTime(60);
+
+        // Everything still cached: the same blocks as `rerun_from`.
+        let mut kept = finished.clone();
+        assert_eq!(kept.rerun_from_cached("filter_again", later, &cache).expect("resets"), ["filter_again"]);
+
+        // After a reload `rerun_from` alone leaves the block without its input…
+        let mut lost = OutputCache::new();
+        let mut plain = finished.clone();
+        plain.rerun_from("filter_again", later).expect("resets");
+        let Ok(Started::Job(job)) = plain.start("filter_again", later, HostFacts::default(), &lost) else {
+            panic!("a job to run")
+        };
+        assert!(matches!(job.request(&lost), Err(EngineError::OutputGone { .. })));
+
+        // …so the blocks whose outputs are gone run again first, and the run finishes with
+        // the same outputs as before.
+        let mut rerun = finished.clone();
+        let reset = rerun.rerun_from_cached("filter_again", later, &lost).expect("resets");
+        assert_eq!(reset, ["load", "filter", "filter_again"]);
+        finish_at(&mut rerun, &mut lost, later);
+        assert_eq!(rerun.status, RunStatus::Succeeded);
+        assert_eq!(rerun.status_of("load"), Some(BlockStatus::Succeeded));
+        let keys = |run: &PipelineRun| run.blocks.iter().map(|b| b.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&rerun), keys(&finished));
+
+        // Only what is lost runs again: with the loader's output kept, the loader stays.
+        let mut partial = OutputCache::new();
+        let load_key = finished.blocks[0].key.clone().expect("a key");
+        partial.insert(load_key.clone(), cache.get(&load_key).cloned().expect("cached"));
+        let mut third = finished.clone();
+        let reset = third.rerun_from_cached("filter_again", later, &partial).expect("resets");
+        assert_eq!(reset, ["filter", "filter_again"]);
+        assert_eq!(third.status_of("load"), Some(BlockStatus::Succeeded));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`definition`]: the versioned JSON file — blocks with Mage's kinds, typed ports, retry
 //!   policies, triggers — and an import that refuses hostile files with clear errors.
 //! - [`graph`]: validation (cycles, missing inputs, type mismatches), run order and waves.
+//! - [`fields`]: the block editor's form — a block's settings as text fields, and back.
 //! - [`engine`]: [`engine::PipelineRun`], the state machine: ready blocks, retries with
 //!   backoff, failures that skip dependants, re-runs, content-keyed caching.
 //! - [`exec`]: what each block computes, pure and synchronous (a worker can run it); its
@@ -67,6 +68,7 @@ pub mod clock;
 pub mod definition;
 pub mod engine;
 pub mod exec;
+pub mod fields;
 pub mod graph;
 pub mod host;
 pub mod presets;

@@ -75,12 +75,12 @@ pub fn preset_boosting() -> GbdtParams {
 }
 
 /// Loaders retry: a download can fail, and a learner can watch it recover.
-fn loader_retry() -> RetryPolicy {
+pub(crate) fn loader_retry() -> RetryPolicy {
     RetryPolicy { retries: 3, delay: 1, max_delay: 60, exponential_backoff: true }
 }
 
 /// A sensor checks again every day of simulated time, for up to two weeks.
-fn sensor_retry() -> RetryPolicy {
+pub(crate) fn sensor_retry() -> RetryPolicy {
     RetryPolicy { retries: 14, delay: 86_400, max_delay: 86_400, exponential_backoff: false }
 }
 
