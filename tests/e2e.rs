@@ -7,17 +7,11 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use fantoccini::{Client, Locator};
 use support::{
-    browser, click_when_enabled, prerequisites, root, save_screenshot, start_site, text_of, wait_text, Site,
+    browser, click_when_enabled, prerequisites, save_screenshot, shared_file, start_site, text_of, wait_text,
+    Site,
 };
-
-fn shared_file(name: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/data").join(name);
-    path.is_file().then(|| path.canonicalize().unwrap_or(path))
-}
 
 /// The run list after a reload (IndexedDB, not memory).
 async fn runs_after_reload(client: &Client, site: &Site) -> Vec<String> {

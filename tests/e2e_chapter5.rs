@@ -11,19 +11,13 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use support::{
-    browser, click_when_enabled, prerequisites, root, save_screenshot, start_site, text_of, wait_text,
+    browser, click_when_enabled, prerequisites, save_screenshot, shared_file, start_site, text_of, wait_text,
     TIMEOUT,
 };
-
-fn shared_file(name: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/data").join(name);
-    path.is_file().then(|| path.canonicalize().unwrap_or(path))
-}
 
 /// Types into an input and leaves it (Tab), so its `change` event fires.
 async fn set_value(client: &Client, css: &str, value: &str) {

@@ -27,6 +27,12 @@ pub struct Site {
     driver_url: String,
 }
 
+/// A file from the shared TLC data folder next to the project, if it is there.
+pub fn shared_file(name: &str) -> Option<PathBuf> {
+    let path = root().join("../shared/data").join(name);
+    path.is_file().then(|| path.canonicalize().unwrap_or(path))
+}
+
 /// Serves dist/ at http://127.0.0.1:PORT/course/ (a sub-path, as instructors host it).
 pub async fn start_site(data_dir: Option<&Path>) -> Site {
     // One folder per site: tests run in parallel in one process.
