@@ -12,18 +12,12 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use support::{
-    browser, click_when_enabled, prerequisites, root, save_screenshot, start_site, wait_text, TIMEOUT,
+    browser, click_when_enabled, prerequisites, save_screenshot, shared_file, start_site, wait_text, TIMEOUT,
 };
-
-fn shared_file(name: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/data").join(name);
-    path.is_file().then(|| path.canonicalize().unwrap_or(path))
-}
 
 /// The `data-status` of every run row whose test id starts with `prefix`.
 async fn run_statuses(client: &Client, prefix: &str) -> Vec<String> {
@@ -192,6 +186,9 @@ async fn a_drift_alert_retrains_and_promotes_a_model() {
     click_when_enabled(&client, "[data-testid=pick-training]").await;
     click_when_enabled(&client, "[data-testid=run-now]").await;
     wait_finished(&client, "training", 1, Duration::from_secs(600)).await;
+    // A loader's output preview charts the month's trip durations.
+    click_node(&client, "load_jan").await;
+    wait_text(&client, "[data-testid=block-logs] [data-testid=output-chart]", |_| true).await;
     click(&client, "[data-testid=node-register]").await;
     wait_text(&client, "[data-testid=block-logs]", |t| t.contains("promotes it to Production")).await;
     let trained_at = started.elapsed();

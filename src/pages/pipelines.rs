@@ -12,10 +12,12 @@ use leptos::task::spawn_local;
 use mlops_core::pipelines::clock::{format_duration, SimTime};
 use mlops_core::pipelines::definition::{self, BlockDef, BlockKind, PipelineDefinition};
 use mlops_core::pipelines::engine::{AttemptStatus, BlockStatus, PipelineRun};
+use mlops_core::pipelines::exec::PortChart;
 use mlops_core::pipelines::graph;
 use wasm_bindgen::JsCast;
 
 use crate::components::block_editor::{BlockForm, Draft, InputsForm};
+use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE};
 use crate::components::download::download_text;
 use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
@@ -539,6 +541,7 @@ fn BlockPanel(
                                                                         </ul>
                                                                     }
                                                                 })}
+                                                            {o.chart.map(|chart| view! { <OutputChart chart/> })}
                                                             {o.head.map(|head| view! { <TableHeadView head/> })}
                                                         </div>
                                                     }
@@ -669,6 +672,28 @@ fn AddBlock(
             <button data-testid="add-block" on:click=add>"Add"</button>
             {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="add-block-error">{e}</p> })}
         </div>
+    }
+}
+
+/// An output's histogram, counted by the core; what fell outside its range is said, not
+/// drawn.
+#[component]
+fn OutputChart(chart: PortChart) -> impl IntoView {
+    let histogram = &chart.histogram;
+    let outside = (histogram.below + histogram.above > 0).then(|| {
+        format!(
+            "Not drawn: {} below {} and {} above {}.",
+            histogram.below, histogram.lower, histogram.above, histogram.upper
+        )
+    });
+    let svg = histogram_svg(
+        &chart.x_label,
+        &[Series { label: "rides".into(), color: BLUE, histogram, normalise: false }],
+        &[],
+    );
+    view! {
+        <SvgImage svg alt=chart.x_label.clone() testid="output-chart"/>
+        {outside.map(|text| view! { <p class="small muted">{text}</p> })}
     }
 }
 

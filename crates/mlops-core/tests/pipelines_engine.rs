@@ -975,6 +975,11 @@ fn the_course_pipelines_run_end_to_end_on_the_simulated_city() {
                 block_on(lab.client.download_artifact(&parent, &predictions.path)).expect("the batch file");
             assert!(file.starts_with(b"PAR1") && predictions.rows > 4_000);
             assert_eq!(predictions.head.rows.len(), 5);
+            let predicted = &predictions.chart.as_ref().expect("a chart of the predictions").histogram;
+            assert_eq!(
+                predicted.counts.iter().sum::<usize>() + predicted.below + predicted.above,
+                predictions.rows
+            );
         }
     }
 

@@ -32,6 +32,7 @@ use crate::models::Model;
 use crate::serving::batch::{score_trips, ScoreOptions};
 use crate::serving::service::LoadedModel;
 use crate::simulate::simulate_month_parquet;
+use crate::summary::Histogram;
 use crate::training::{train_and_evaluate, TrainReport, TrainSpec};
 
 /// Rows shown in a table preview.
@@ -142,6 +143,9 @@ pub struct PredictionsData {
     pub mean_abs_diff: f64,
     pub model_version: String,
     pub head: TableHead,
+    /// The predicted durations, for the output's preview.
+    #[serde(default)]
+    pub chart: Option<PortChart>,
 }
 
 /// The first rows of a table, as text, for previews.
@@ -173,6 +177,67 @@ pub struct PortSummary {
     pub rows: Option<usize>,
     pub head: Option<TableHead>,
     pub metrics: Vec<(String, f64)>,
+    /// A histogram of the output's durations (absent in runs stored before charts).
+    #[serde(default)]
+    pub chart: Option<PortChart>,
+}
+
+/// Bars in an output's chart: enough to see a shape, few enough for a block panel.
+pub const CHART_BINS: usize = 30;
+
+/// Longest duration drawn for trips no filter has touched: the long tail the course's
+/// 60-minute cut drops shows as "above".
+pub const RAW_DURATION_MAX_MINUTES: f64 = 90.0;
+
+/// A histogram of one output, computed here so the page only draws it. Values outside
+/// the range are counted in `below`/`above` rather than dropped silently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortChart {
+    /// The x axis: `trip duration (minutes)`.
+    pub x_label: String,
+    pub histogram: Histogram,
+}
+
+impl PortChart {
+    /// `None` when nothing is counted (an empty table draws no chart, not an empty one).
+    pub fn new(x_label: &str, histogram: Histogram) -> Option<Self> {
+        let counted = histogram.counts.iter().sum::<usize>() + histogram.below + histogram.above;
+        (counted > 0).then(|| Self { x_label: x_label.to_string(), histogram })
+    }
+
+    /// [`CHART_BINS`] bars from `lower` to `upper`; non-finite values are left out, and a
+    /// range that is not finite and increasing gives no chart.
+    pub fn of_values(
+        x_label: &str,
+        values: impl Iterator<Item = f64>,
+        lower: f64,
+        upper: f64,
+    ) -> Option<Self> {
+        if !(lower.is_finite() && upper.is_finite() && lower < upper) {
+            return None;
+        }
+        Self::new(x_label, Histogram::new(values, lower, upper, CHART_BINS))
+    }
+
+    /// Trip durations of a month: over its duration filter's range once one was applied,
+    /// over 0–[`RAW_DURATION_MAX_MINUTES`] before.
+    pub fn durations(trips: &TripsData) -> Option<Self> {
+        let (lower, upper) =
+            trips.filter.map_or((0.0, RAW_DURATION_MAX_MINUTES), |f| (f.min_minutes, f.max_minutes));
+        let minutes = duration_minutes(&trips.table);
+        Self::of_values("trip duration (minutes)", minutes.into_iter().flatten(), lower, upper)
+    }
+
+    /// The target a trainer fits: the durations of the training month's kept rides.
+    pub fn target(set: &TrainingSetData) -> Option<Self> {
+        let prepared = prepare_trips(&set.train.table, set.filter).ok()?;
+        Self::of_values(
+            "target: trip duration in the training month (minutes)",
+            prepared.duration_minutes.into_iter(),
+            set.filter.min_minutes,
+            set.filter.max_minutes,
+        )
+    }
 }
 
 impl Value {
@@ -207,6 +272,7 @@ impl Value {
             rows: None,
             head: None,
             metrics: Vec::new(),
+            chart: None,
         };
         match self {
             Value::Trips(trips) => {
@@ -222,6 +288,7 @@ impl Value {
                 };
                 summary.rows = Some(trips.table.n_rows);
                 summary.head = Some(table_head(&trips.table, HEAD_ROWS));
+                summary.chart = PortChart::durations(trips);
             }
             Value::TrainingSet(set) => {
                 summary.headline = format!(
@@ -233,6 +300,7 @@ impl Value {
                 );
                 summary.rows = Some(set.train_rows + set.val_rows);
                 summary.metrics = vec![("n_features".into(), set.n_features as f64)];
+                summary.chart = PortChart::target(set);
             }
             Value::Model(model) => {
                 summary.headline = match &model.val {
@@ -294,6 +362,7 @@ impl Value {
                 summary.rows = Some(predictions.rows);
                 summary.head = Some(predictions.head.clone());
                 summary.metrics.push(("mean_abs_diff".into(), predictions.mean_abs_diff));
+                summary.chart = predictions.chart.clone();
             }
             Value::Signal(reason) => summary.headline = reason.clone(),
         }
@@ -1240,6 +1309,7 @@ fn batch(inputs: &BlockInputs, params: &BatchParams, ctx: &ExecContext) -> Resul
         mean_abs_diff: scored.mean_abs_diff,
         model_version: version,
         head,
+        chart: PortChart::new("predicted duration (minutes)", scored.predicted_histogram),
     };
     Ok(BlockOutput {
         values: vec![("predictions".into(), Value::Predictions(predictions))],
@@ -1364,6 +1434,84 @@ mod tests {
         );
         assert_eq!(month_in_name("green_tripdata_2021-01.parquet"), YearMonth::new(2021, 1));
         assert_eq!(month_in_name("x.parquet"), None);
+    }
+
+    /// A month whose trips last `minutes` (`None`: no dropoff time), unfiltered.
+    fn trips_lasting(minutes: &[Option<f64>]) -> TripsData {
+        let mut table = TripTable { n_rows: minutes.len(), ..TripTable::default() };
+        let pickup = vec![Some(0); minutes.len()];
+        let dropoff = minutes.iter().map(|m| m.map(|m| (m * 60_000_000.0) as i64)).collect();
+        table.columns.insert(Field::PickupDatetime, ColumnData::Timestamp(pickup));
+        table.columns.insert(Field::DropoffDatetime, ColumnData::Timestamp(dropoff));
+        TripsData { label: "test".into(), month: None, sources: Vec::new(), table, filter: None }
+    }
+
+    fn chart_of(trips: TripsData) -> Option<PortChart> {
+        Value::Trips(Box::new(trips)).summary("trips").chart
+    }
+
+    #[test]
+    fn a_trips_preview_charts_durations_in_three_minute_bars() {
+        let minutes = [0.5, 1.5, 3.0, 3.5, 89.0, 120.0, -2.0].map(Some);
+        let mut trips = trips_lasting(&[&minutes[..], &[None][..]].concat());
+        let chart = chart_of(trips.clone()).expect("a chart");
+        assert_eq!(chart.x_label, "trip duration (minutes)");
+        let histogram = &chart.histogram;
+        assert_eq!((histogram.lower, histogram.upper, histogram.counts.len()), (0.0, 90.0, CHART_BINS));
+        let mut expected = vec![0; CHART_BINS];
+        (expected[0], expected[1], expected[29]) = (2, 2, 1);
+        assert_eq!(histogram.counts, expected);
+        assert_eq!((histogram.below, histogram.above), (1, 1), "-2 and 120 minutes are counted apart");
+        // Once filtered, the chart spans the filter: 1–60 minutes.
+        trips.filter = Some(DurationFilter::default());
+        let histogram = chart_of(trips).expect("a chart").histogram;
+        assert_eq!((histogram.lower, histogram.upper), (1.0, 60.0));
+        assert_eq!(histogram.counts.iter().sum::<usize>(), 3);
+        assert_eq!((histogram.below, histogram.above), (2, 2));
+    }
+
+    #[test]
+    fn an_empty_month_has_no_chart() {
+        assert_eq!(chart_of(trips_lasting(&[])), None);
+        assert_eq!(chart_of(trips_lasting(&[None, None])), None);
+        let no_times =
+            TripsData { table: TripTable { n_rows: 3, ..TripTable::default() }, ..trips_lasting(&[]) };
+        assert_eq!(chart_of(no_times), None);
+    }
+
+    #[test]
+    fn absurd_values_and_ranges_do_not_break_a_chart() {
+        let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -1e308, 5.0];
+        let histogram = PortChart::of_values("x", values.into_iter(), 0.0, 60.0).expect("a chart").histogram;
+        assert_eq!((histogram.counts.iter().sum::<usize>(), histogram.below, histogram.above), (1, 1, 1));
+        assert_eq!(PortChart::of_values("x", [f64::NAN].into_iter(), 0.0, 60.0), None, "nothing finite");
+        for (lower, upper) in [(f64::NAN, 60.0), (0.0, f64::INFINITY), (60.0, 1.0), (5.0, 5.0)] {
+            assert_eq!(PortChart::of_values("x", values.into_iter(), lower, upper), None, "{lower}..{upper}");
+        }
+        let wide = PortChart::of_values("x", values.into_iter(), -f64::MAX, f64::MAX).expect("a chart");
+        assert_eq!(wide.histogram.counts.iter().sum::<usize>(), 3);
+        // Extreme timestamps and a filter with no range: no duration, no chart, no panic.
+        let mut trips = trips_lasting(&[Some(10.0)]);
+        trips.table.columns.insert(Field::PickupDatetime, ColumnData::Timestamp(vec![Some(i64::MIN)]));
+        trips.table.columns.insert(Field::DropoffDatetime, ColumnData::Timestamp(vec![Some(i64::MAX)]));
+        assert_eq!(chart_of(trips), None);
+        let mut trips = trips_lasting(&[Some(10.0)]);
+        trips.filter = Some(DurationFilter { min_minutes: f64::NAN, max_minutes: 60.0 });
+        assert_eq!(chart_of(trips), None);
+    }
+
+    #[test]
+    fn a_training_set_preview_charts_its_target() {
+        let loaded = load(800);
+        let Some(Value::Trips(month)) = loaded.value("trips") else { panic!("trips") };
+        let output = features(month, month, FeatureSet::PuDo).expect("vectorizes");
+        let value = output.value("training_set").expect("a training set");
+        let Value::TrainingSet(set) = value else { panic!("a training set") };
+        let chart = value.summary("training_set").chart.expect("a chart of the target");
+        let histogram = &chart.histogram;
+        assert_eq!((histogram.lower, histogram.upper), (1.0, 60.0));
+        assert_eq!(histogram.counts.iter().sum::<usize>(), set.train_rows, "every kept ride, none outside");
+        assert_eq!((histogram.below, histogram.above), (0, 0));
     }
 
     #[test]

@@ -28,6 +28,7 @@ use super::service::LoadedModel;
 use crate::data::{Field, TripTable};
 use crate::features::{DictVectorizer, DurationFilter, FeatureSet};
 use crate::models::Model;
+use crate::summary::Histogram;
 use crate::trees::model::categorical_value;
 use crate::trees::TreeEncoding;
 
@@ -52,7 +53,13 @@ pub struct ScoredBatch {
     /// Trips dropped (duration outside 1–60 min, or missing values), as the course filters.
     pub dropped: usize,
     pub mean_abs_diff: f64,
+    /// The predicted durations over 0–60 minutes in [`PREDICTED_BINS`] bars, for a preview
+    /// that need not read the file back.
+    pub predicted_histogram: Histogram,
 }
+
+/// Bars of [`ScoredBatch::predicted_histogram`]: two minutes each.
+pub const PREDICTED_BINS: usize = 30;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -290,6 +297,7 @@ pub fn score_trips(
         return Err(BatchError::NoTrips);
     }
     let mean_abs_diff = out.diff.iter().map(|d| d.abs()).sum::<f64>() / rows as f64;
+    let predicted_histogram = Histogram::new(out.predicted.iter().copied(), 0.0, 60.0, PREDICTED_BINS);
     let parquet = write_parquet(out, options)?;
     progress(1.0);
     Ok(ScoredBatch {
@@ -298,6 +306,7 @@ pub fn score_trips(
         rows,
         dropped: table.n_rows.saturating_sub(rows),
         mean_abs_diff,
+        predicted_histogram,
     })
 }
 
