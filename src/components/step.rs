@@ -50,6 +50,32 @@ impl Walkthrough {
             prefs::set(self.key, &progress.to_json());
         }
     }
+
+    /// Remembers each step as its flag (`done`, in the order of `steps`) turns true, so
+    /// progress outlives the run history that proved it. localStorage is not a signal, so
+    /// writing it from an effect is safe.
+    pub fn remember(&'static self, done: Vec<Memo<bool>>) {
+        Effect::new(move |_| {
+            let flags: Vec<bool> = done.iter().map(|m| m.get()).collect();
+            for (letter, done) in self.steps.iter().zip(flags) {
+                if done {
+                    self.mark_done(*letter);
+                }
+            }
+        });
+    }
+}
+
+/// The row of step letters at the top of a walkthrough, each ticked when done.
+#[component]
+pub fn StepSummary(steps: &'static [char], done: Vec<Memo<bool>>) -> impl IntoView {
+    view! {
+        <ol class="step-summary">
+            {steps.iter().zip(done).map(|(letter, done)| view! {
+                <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
+            }).collect_view()}
+        </ol>
+    }
 }
 
 /// `testid` names the step for the end-to-end tests (`step-a`, `step4-a`, …); its

@@ -16,7 +16,7 @@ use mlops_core::tracking::{Experiment, LifecycleStage, Run, RunOptions, RunStatu
 use mlops_core::training::TrainSpec;
 use serde::{Deserialize, Serialize};
 
-use crate::components::step::Step;
+use crate::components::step::{Step, StepSummary};
 use crate::pages::chapter2_tuning as tuning_steps;
 use crate::routes::Route;
 use crate::state::{AppState, Pending, RunContext};
@@ -122,11 +122,7 @@ pub fn Chapter2Page() -> impl IntoView {
                 "Twelve steps, each with a button. A step ticks itself when the data shows it is done — "
                 "do it here, or on the Runs, Models and Search pages."
             </p>
-            <ol class="step-summary">
-                {STEPS.into_iter().zip(all_done).map(|(letter, done)| view! {
-                    <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
-                }).collect_view()}
-            </ol>
+            <StepSummary steps=&STEPS done=all_done.to_vec()/>
             <Step testid="step-a" done=done_a>
                 {crate::lesson!("chapter2/step-a.md")}
                 <LoadStep experiment data_loaded/>

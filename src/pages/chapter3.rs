@@ -10,7 +10,7 @@ use mlops_core::pipelines::engine::{AttemptStatus, PipelineRun, RunStatus};
 use mlops_core::pipelines::exec::BlockError;
 use mlops_core::pipelines::schedule::TriggerReason;
 
-use crate::components::step::{Progress, Step, Walkthrough};
+use crate::components::step::{Progress, Step, StepSummary, Walkthrough};
 use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
 
@@ -70,15 +70,7 @@ pub fn Chapter3Page() -> impl IntoView {
     let done_c = Memo::new(move |_| facts.with(|f| f.scheduled) || was('c'));
     let done_d = Memo::new(move |_| facts.with(|f| f.alerted) || was('d'));
     let all = [done_a, done_b, done_c, done_d];
-    // Remember progress: localStorage is not a signal, so writing it here is safe.
-    Effect::new(move |_| {
-        let flags = all.map(|m| m.get());
-        for (letter, done) in STEPS.iter().zip(flags) {
-            if done {
-                WALKTHROUGH.mark_done(*letter);
-            }
-        }
-    });
+    WALKTHROUGH.remember(all.to_vec());
     view! {
         <article class="lesson chapter3" data-testid="chapter3">
             {crate::lesson!("chapter3/intro.md")}
@@ -88,11 +80,7 @@ pub fn Chapter3Page() -> impl IntoView {
                 "Four steps on the " <a href=Route::Pipelines.path()>"pipelines page"</a>
                 ". Each ticks itself when a pipeline run shows it done."
             </p>
-            <ol class="step-summary">
-                {STEPS.into_iter().zip(all).map(|(letter, done)| view! {
-                    <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
-                }).collect_view()}
-            </ol>
+            <StepSummary steps=&STEPS done=all.to_vec()/>
             <Step testid="step3-a" done=done_a>
                 {crate::lesson!("chapter3/step-a.md")}
                 <p><a class="button" href=Route::Pipelines.path() data-testid="go-pipelines">"Open the pipelines"</a></p>

@@ -14,7 +14,7 @@ use mlops_core::serving::log::{PredictionLogEntry, RequestSource};
 
 use crate::components::download::download_bytes;
 use crate::components::model_picker::ModelPicker;
-use crate::components::step::{Progress, Step, Walkthrough};
+use crate::components::step::{Progress, Step, StepSummary, Walkthrough};
 use crate::routes::Route;
 use crate::serving_state::Serving;
 use crate::state::AppState;
@@ -130,15 +130,7 @@ pub fn Chapter4Page() -> impl IntoView {
     let done_g = Memo::new(move |_| exported.get() || was('g'));
     let all = [done_a, done_b, done_c, done_d, done_e, done_f, done_g];
 
-    // Remember progress: localStorage is not a signal, so writing it here is safe.
-    Effect::new(move |_| {
-        let flags = all.map(|m| m.get());
-        for (letter, done) in STEPS.iter().zip(flags) {
-            if done {
-                mark_step_done(*letter);
-            }
-        }
-    });
+    WALKTHROUGH.remember(all.to_vec());
 
     view! {
         <article class="lesson chapter4" data-testid="chapter4">
@@ -155,11 +147,7 @@ pub fn Chapter4Page() -> impl IntoView {
                 <a href=Route::Service.path()>"service"</a> ", " <a href=Route::Batch.path()>"batch"</a>
                 " and " <a href=Route::Stream.path()>"stream"</a> " pages."
             </p>
-            <ol class="step-summary">
-                {STEPS.into_iter().zip(all).map(|(letter, done)| view! {
-                    <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
-                }).collect_view()}
-            </ol>
+            <StepSummary steps=&STEPS done=all.to_vec()/>
             <Step testid="step4-a" done=done_a>
                 {crate::lesson!("chapter4/step-a.md")}
                 <ModelPicker/>

@@ -10,7 +10,7 @@ use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use mlops_core::monitoring::store::MonitoringStore;
 
-use crate::components::step::{Progress, Step, Walkthrough};
+use crate::components::step::{Progress, Step, StepSummary, Walkthrough};
 use crate::monitoring_state::{ReplaySetup, REPLAY_KEY};
 use crate::routes::Route;
 use crate::serving_state::Serving;
@@ -130,15 +130,7 @@ pub fn Chapter5Page() -> impl IntoView {
     let done_f = Memo::new(move |_| logged_requests.get().unwrap_or(0) > 0 || was('f'));
     let all = [done_a, done_b, done_c, done_d, done_e, done_f];
 
-    // Remember progress: localStorage is not a signal, so writing it here is safe.
-    Effect::new(move |_| {
-        let flags = all.map(|m| m.get());
-        for (letter, done) in STEPS.iter().zip(flags) {
-            if done {
-                mark_step_done(*letter);
-            }
-        }
-    });
+    WALKTHROUGH.remember(all.to_vec());
 
     view! {
         <article class="lesson chapter5" data-testid="chapter5">
@@ -157,11 +149,7 @@ pub fn Chapter5Page() -> impl IntoView {
                 <a href=Route::MonitoringDay(0).path()>"day's report"</a> " or on the "
                 <a href=Route::DriftCompare.path()>"compare page"</a> "."
             </p>
-            <ol class="step-summary">
-                {STEPS.into_iter().zip(all).map(|(letter, done)| view! {
-                    <li class:done=move || done.get()>{letter.to_string()} {move || if done.get() { " ✓" } else { "" }}</li>
-                }).collect_view()}
-            </ol>
+            <StepSummary steps=&STEPS done=all.to_vec()/>
             <Step testid="step5-a" done=done_a>
                 {crate::lesson!("chapter5/step-a.md")}
                 <p><a class="button" href=Route::Monitoring.path() data-testid="go-monitoring">"Open the dashboard"</a></p>
