@@ -272,9 +272,10 @@ async fn learner_pauses_continues_and_cancels_a_search() {
     click(&client, "[data-testid=search-start]").await;
     wait_attr(&client, "[data-testid=search-status]", "data-finished", |v| finished(v) >= 1).await;
 
-    // Pause: the trial in flight finishes, then nothing moves.
+    // Pause: the trial in flight finishes (and is recorded), then nothing moves.
     click(&client, "[data-testid=search-pause]").await;
     wait_attr(&client, "[data-testid=search-status]", "data-state", |s| s == "paused").await;
+    wait_attr(&client, "[data-testid=search-status]", "data-in-flight", |n| n == "0").await;
     wait_text(&client, "[data-testid=search-worker]", |t| t.contains("idle")).await;
     let paused_at = attr(&client, "[data-testid=search-status]", "data-finished").await.unwrap_or_default();
     tokio::time::sleep(Duration::from_secs(2)).await;

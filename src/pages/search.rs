@@ -802,7 +802,7 @@ fn SearchProgress() -> impl IntoView {
                     ok + failed, state = state.as_str(),
                 );
                 view! {
-                    <p data-testid="search-status" data-state=state.as_str() data-finished=(ok + failed).to_string() data-total=total.to_string()>
+                    <p data-testid="search-status" data-state=state.as_str() data-finished=(ok + failed).to_string() data-in-flight=running.to_string() data-total=total.to_string()>
                         {text}
                     </p>
                     <p>
