@@ -125,8 +125,18 @@ async fn learner_deploys_online_batch_and_streaming_and_exports_a_service_that_a
         click_when_enabled(&client, "[data-testid=train]").await;
         client.goto(&format!("{}#/runs", site.base)).await.expect("runs");
         wait_text(&client, "[data-testid=match-count]", |t| t.starts_with(count)).await;
-        let row = client.find(Locator::Css("[data-testid=run-row]")).await.expect("a run");
-        let id = row.attr("data-run-id").await.ok().flatten().expect("run id");
+        // The table may re-render under us: read the first row's id until a row holds still.
+        let mut id = None;
+        for _ in 0..100 {
+            if let Ok(row) = client.find(Locator::Css("[data-testid=run-row]")).await {
+                id = row.attr("data-run-id").await.ok().flatten();
+            }
+            if id.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let id = id.expect("run id");
         client.goto(&format!("{}#/runs/{id}", site.base)).await.expect("run page");
         // The model is logged when training ends.
         wait_text(&client, "[data-testid=run-status]", |t| t.eq_ignore_ascii_case("finished")).await;
