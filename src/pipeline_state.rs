@@ -94,6 +94,9 @@ pub struct Pipelines {
     pub loaded: RwSignal<bool>,
     /// The last finished run's tracking parent run id.
     pub last_parent: RwSignal<Option<String>>,
+    /// Writes to IndexedDB still in flight (saved state, a finished run's records):
+    /// the page shows it so a reload can wait for nothing to be lost.
+    pub writing: RwSignal<u32>,
     scheduler: StoredValue<Scheduler, LocalStorage>,
     inbox: StoredValue<Rc<AlertInbox>, LocalStorage>,
     queue: StoredValue<VecDeque<TriggerFire>, LocalStorage>,
@@ -135,6 +138,7 @@ impl Pipelines {
             workers: RwSignal::new(vec![None; WORKERS]),
             loaded: RwSignal::new(false),
             last_parent: RwSignal::new(None),
+            writing: RwSignal::new(0),
             scheduler: StoredValue::new_local(Scheduler::new(clock_start())),
             inbox: StoredValue::new_local(Rc::new(AlertInbox::new())),
             queue: StoredValue::new_local(VecDeque::new()),
@@ -217,19 +221,28 @@ impl Pipelines {
             walls: self.walls.get_untracked(),
         };
         let tracking = self.tracking;
+        let writing = self.writing;
+        writing.update(|n| *n += 1);
         spawn_local(async move {
-            let Some(client) = tracking.client() else { return };
-            let Ok(value) = serde_json::to_vec(&saved) else { return };
-            let record = Record { key: STATE_KEY.to_string(), group: GROUP.to_string(), value };
-            let result = client
-                .backend()
-                .transact(&[Table::Artifacts], &[], move |_| {
-                    Ok((vec![Write::Put(Table::Artifacts, record)], ()))
-                })
-                .await;
-            if let Err(e) = result {
-                tracking.warning.set(Some(format!("The pipelines could not be saved: {e}")));
+            if let Some(client) = tracking.client() {
+                let result = match serde_json::to_vec(&saved) {
+                    Ok(value) => {
+                        let record = Record { key: STATE_KEY.to_string(), group: GROUP.to_string(), value };
+                        client
+                            .backend()
+                            .transact(&[Table::Artifacts], &[], move |_| {
+                                Ok((vec![Write::Put(Table::Artifacts, record)], ()))
+                            })
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = result {
+                    tracking.warning.set(Some(format!("The pipelines could not be saved: {e}")));
+                }
             }
+            writing.update(|n| *n = n.saturating_sub(1));
         });
     }
 
@@ -730,7 +743,11 @@ impl Pipelines {
             self.cache.update_value(|cache| cache.retain_for(&kept));
         });
         self.say(Ok(format!("`{run_id}` {:?} in {wall:.1} s.", run.status).to_lowercase()));
+        // The run history is saved before its tracking records are written, so a reload
+        // right after a run ends still finds it.
+        self.save();
         let pipelines = *self;
+        self.writing.update(|n| *n += 1);
         spawn_local(async move {
             if let (Some(client), Some(parent)) = (pipelines.tracking.client(), driver.parent) {
                 if let Err(e) = host::finish_pipeline_run(&client, &driver.experiment_id, &parent, &run).await
@@ -742,7 +759,7 @@ impl Pipelines {
                 }
                 pipelines.last_parent.set(Some(parent));
             }
-            pipelines.save();
+            pipelines.writing.update(|n| *n = n.saturating_sub(1));
             pipelines.pump();
         });
     }

@@ -100,7 +100,9 @@ async fn the_training_pipeline_on_real_files_retries_and_is_recorded() {
     assert!(evaluation.contains("7.75"), "LinearRegression's validation RMSE on February: {evaluation}");
     save_screenshot(&client, "chapter3-training-real").await;
 
-    // After a reload: the run history, the nested runs and the registered model.
+    // After a reload: the run history, the nested runs and the registered model. The
+    // page's writes to IndexedDB have settled first, as a learner's would have by then.
+    wait_text(&client, ".pipelines[data-writing='0']", |_| true).await;
     client.refresh().await.expect("reload");
     click_when_enabled(&client, "[data-testid=pick-training]").await;
     wait_finished(&client, "training", 1, TIMEOUT).await;
@@ -283,6 +285,8 @@ async fn a_drift_alert_retrains_and_promotes_a_model() {
     // 6. After a reload the blocks' outputs are gone from memory: re-running from
     //    `compare` computes the lost upstream outputs again instead of failing on a
     //    missing input; the candidate is compared with Production v2 this time.
+    client.goto(&format!("{}#/pipelines", site.base)).await.expect("back to the pipelines page");
+    wait_text(&client, ".pipelines[data-writing='0']", |_| true).await;
     client.refresh().await.expect("reload");
     client.goto(&format!("{}#/pipelines", site.base)).await.expect("open the pipelines page");
     wait_text(&client, ".pipelines[data-loaded=true] [data-testid=dag]", |_| true).await;

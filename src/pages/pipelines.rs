@@ -116,7 +116,11 @@ pub fn PipelinesPage() -> impl IntoView {
     });
 
     view! {
-        <div class="page pipelines" data-loaded=move || pipelines.loaded.get().to_string()>
+        <div
+            class="page pipelines"
+            data-loaded=move || pipelines.loaded.get().to_string()
+            data-writing=move || pipelines.writing.get().to_string()
+        >
             <h1>"Pipelines"</h1>
             <p>
                 "The course's pipelines as blocks that run in this tab: two workers run independent blocks side by side. "
