@@ -2,8 +2,8 @@
 //! browser, with a simulated clock, triggers, retries, a block editor (a form and the
 //! block's JSON, blocks added and removed) and run history.
 //!
-//! The DAG is drawn here as SVG: the engine's waves (`graph::plan`) are the columns, so
-//! blocks that run together stand together. Every label is a text node (escaped).
+//! The DAG is drawn here as SVG from the core's layered layout (`pipelines::layout`,
+//! which uses rust-sugiyama). Every label is a text node (escaped).
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use mlops_core::pipelines::definition::{self, BlockDef, BlockKind, PipelineDefin
 use mlops_core::pipelines::engine::{AttemptStatus, BlockStatus, PipelineRun};
 use mlops_core::pipelines::exec::PortChart;
 use mlops_core::pipelines::graph;
+use mlops_core::pipelines::layout::{self, Boxes, PlacedBlock};
 use wasm_bindgen::JsCast;
 
 use crate::components::block_editor::{BlockForm, Draft, InputsForm};
@@ -21,11 +22,6 @@ use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE};
 use crate::components::download::download_text;
 use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
-
-const NODE_W: f64 = 150.0;
-const NODE_H: f64 = 44.0;
-const COL_GAP: f64 = 60.0;
-const ROW_GAP: f64 = 18.0;
 
 fn status_colour(status: Option<BlockStatus>) -> &'static str {
     match status {
@@ -48,26 +44,6 @@ fn attempt_colour(status: AttemptStatus) -> &'static str {
         AttemptStatus::Failed => "#ff7b7b",
         AttemptStatus::Skipped => "#dddddd",
     }
-}
-
-/// Node positions: one column per wave; notes (outside the plan) in a last column.
-fn layout(definition: &PipelineDefinition) -> Vec<(String, f64, f64)> {
-    let mut columns: Vec<Vec<String>> = graph::plan(definition).map(|p| p.waves).unwrap_or_default();
-    let placed: Vec<String> = columns.iter().flatten().cloned().collect();
-    let rest: Vec<String> =
-        definition.blocks.iter().map(|b| b.id.clone()).filter(|id| !placed.contains(id)).collect();
-    if !rest.is_empty() {
-        columns.push(rest);
-    }
-    let mut nodes = Vec::new();
-    for (c, column) in columns.iter().enumerate() {
-        for (r, id) in column.iter().enumerate() {
-            let x = 10.0 + c as f64 * (NODE_W + COL_GAP);
-            let y = 10.0 + r as f64 * (NODE_H + ROW_GAP);
-            nodes.push((id.clone(), x, y));
-        }
-    }
-    nodes
 }
 
 fn time_label(t: SimTime) -> String {
@@ -289,26 +265,19 @@ fn Dag(
     run: Memo<Option<Arc<PipelineRun>>>,
     block: RwSignal<Option<String>>,
 ) -> impl IntoView {
+    // Laid out again only when the definition changes, not on every status colour.
+    let drawn = Memo::new(move |_| definition.get().map(|d| layout::layout(&d, Boxes::default())));
     move || {
         let definition = definition.get()?;
-        let nodes = layout(&definition);
-        let width = nodes.iter().map(|(_, x, _)| x + NODE_W + 10.0).fold(200.0, f64::max);
-        let height = nodes.iter().map(|(_, _, y)| y + NODE_H + 10.0).fold(80.0, f64::max);
-        let position = |id: &str| nodes.iter().find(|(n, _, _)| n == id).map(|(_, x, y)| (*x, *y));
-        let mut edges = Vec::new();
-        for b in &definition.blocks {
-            for up in b.upstream() {
-                if let (Some((x1, y1)), Some((x2, y2))) = (position(up), position(&b.id)) {
-                    let (sx, sy, ex, ey) = (x1 + NODE_W, y1 + NODE_H / 2.0, x2, y2 + NODE_H / 2.0);
-                    let mid = (sx + ex) / 2.0;
-                    edges.push(format!("M{sx},{sy} C{mid},{sy} {mid},{ey} {ex},{ey}"));
-                }
-            }
-        }
+        let drawn = drawn.get()?;
+        let Boxes { width: node_w, height: node_h, .. } = Boxes::default();
+        let (width, height) = (drawn.width, drawn.height);
+        let edges: Vec<String> = drawn.edges.iter().map(|e| e.svg_path()).collect();
         let run_now = run.get();
-        let node_views = nodes
+        let node_views = drawn
+            .blocks
             .into_iter()
-            .map(|(id, x, y)| {
+            .map(|PlacedBlock { id, x, y }| {
                 let kind = definition.block(&id).map(|b| b.kind.name()).unwrap_or_default();
                 let status = run_now.as_ref().and_then(|r| r.status_of(&id));
                 let fill = status_colour(status);
@@ -327,8 +296,8 @@ fn Dag(
                         <rect
                             x=x
                             y=y
-                            width=NODE_W
-                            height=NODE_H
+                            width=node_w
+                            height=node_h
                             rx="6"
                             fill=fill
                             stroke=move || if block.get().as_deref() == Some(selected_id.as_str()) { "#222" } else { "#888" }

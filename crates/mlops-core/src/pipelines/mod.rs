@@ -14,6 +14,7 @@
 //! - [`exec`]: what each block computes, pure and synchronous (a worker can run it); its
 //!   side effects come back as [`exec::Effect`]s.
 //! - [`clock`] and [`schedule`]: simulated time, cron-like schedules, triggers and their log.
+//! - [`layout`]: where each block sits in the drawn DAG (a layered layout, left to right).
 //! - [`presets`]: the course's training, retraining and batch inference pipelines.
 //! - [`host`]: applying effects to the tracking store and recording pipeline runs as
 //!   nested runs.
@@ -71,5 +72,6 @@ pub mod exec;
 pub mod fields;
 pub mod graph;
 pub mod host;
+pub mod layout;
 pub mod presets;
 pub mod schedule;
