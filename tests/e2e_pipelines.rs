@@ -52,7 +52,9 @@ async fn wait_finished(client: &Client, pipeline: &str, count: usize, timeout: D
 }
 
 async fn click(client: &Client, css: &str) {
-    client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).click().await.expect("click");
+    let element = client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}"));
+    support::centre(client, css).await;
+    element.click().await.expect("click");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,13 +337,8 @@ async fn wait_gone(client: &Client, css: &str) {
     }
 }
 
-/// Clicks a DAG node in the middle of the window (the sticky header can hide one at the top).
 async fn click_node(client: &Client, id: &str) {
-    let css = format!("[data-testid=node-{id}]");
-    let script =
-        "document.querySelector(arguments[0])?.scrollIntoView({ block: 'center', inline: 'center' })";
-    client.execute(script, vec![serde_json::Value::String(css.clone())]).await.expect("scroll");
-    click(client, &css).await;
+    click(client, &format!("[data-testid=node-{id}]")).await;
 }
 
 async fn is_enabled(client: &Client, css: &str) -> bool {

@@ -55,16 +55,13 @@ async fn set_value(client: &Client, css: &str, value: &str) {
     element.send_keys(value).await.expect("type");
 }
 
-/// Clicks once enabled, first scrolling the element to the middle of the window (the
-/// sticky header would take a click on an element at the top edge).
+/// Clicks once the element has appeared and is enabled.
 async fn click(client: &Client, css: &str) {
-    let script = format!("document.querySelector('{css}')?.scrollIntoView({{block: 'center'}})");
     let start = Instant::now();
     while client.find(Locator::Css(css)).await.is_err() {
         assert!(start.elapsed() < SEARCH_TIMEOUT, "{css} never appeared");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    client.execute(&script, vec![]).await.expect("scroll");
     click_when_enabled(client, css).await;
 }
 

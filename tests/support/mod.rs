@@ -149,11 +149,22 @@ pub async fn wait_text(client: &Client, css: &str, done: impl Fn(&str) -> bool) 
     }
 }
 
+/// Scrolls the element to the middle of the window: the app's header is sticky, so an
+/// element WebDriver sees at the top edge of the viewport would have its click taken by
+/// the header.
+pub async fn centre(client: &Client, css: &str) {
+    let script =
+        "document.querySelector(arguments[0])?.scrollIntoView({ block: 'center', inline: 'center' })";
+    let _ = client.execute(script, vec![serde_json::Value::String(css.to_string())]).await;
+}
+
+/// Clicks the element once it is enabled, scrolled to the middle of the window first.
 pub async fn click_when_enabled(client: &Client, css: &str) {
     let start = Instant::now();
     loop {
         if let Ok(button) = client.find(Locator::Css(css)).await {
             if button.is_enabled().await.unwrap_or(false) {
+                centre(client, css).await;
                 button.click().await.expect("click");
                 return;
             }
