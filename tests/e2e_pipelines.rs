@@ -415,16 +415,14 @@ async fn the_block_editor_edits_adds_and_removes_blocks() {
     wait_text(&client, "[data-testid=block-id]", |t| t == "prepare_extra").await;
     wait_text(&client, "[data-testid=block-problems]", |t| t.contains("needs input `trips`")).await;
     assert!(!is_enabled(&client, "[data-testid=save-block]").await, "unconnected: not saved");
-    assert!(
-        client.find(Locator::Css("[data-testid=node-prepare_extra]")).await.is_err(),
-        "not in the DAG yet"
-    );
+    let draft = client.find(Locator::Css("[data-testid=node-prepare_extra]")).await.expect("drawn, dashed");
+    assert_eq!(draft.attr("data-status").await.ok().flatten().as_deref(), Some("unsaved"));
     let source = client.find(Locator::Css("[data-testid=input-add-trips]")).await.expect("a port to connect");
     source.select_by_value("load_jan.trips").await.expect("connect load_jan");
     wait_text(&client, "[data-testid=block-problems]", str::is_empty).await;
     wait_value(&client, "[data-testid=block-editor]", |v| v.contains("\"block\": \"load_jan\"")).await;
     click_when_enabled(&client, "[data-testid=save-block]").await;
-    wait_text(&client, "[data-testid=node-prepare_extra]", |_| true).await;
+    wait_text(&client, "[data-testid=node-prepare_extra][data-status='not run']", |_| true).await;
 
     // A block others read is not removed, and the refusal names its readers.
     click_node(&client, "load_jan").await;

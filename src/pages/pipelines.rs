@@ -91,6 +91,15 @@ pub fn PipelinesPage() -> impl IntoView {
         Some((id, definition, true))
     });
 
+    // The DAG also shows a block that was just added and is not saved yet (dashed).
+    let drawn = Memo::new(move |_| {
+        let mut definition = definition.get()?;
+        if let Some(fresh) = new_block.get().filter(|b| definition.block(&b.id).is_none()) {
+            definition.blocks.push(fresh);
+        }
+        Some(definition)
+    });
+
     view! {
         <div
             class="page pipelines"
@@ -146,7 +155,7 @@ pub fn PipelinesPage() -> impl IntoView {
             </div>
             <DataBar/>
             {move || definition.get().map(|d| view! { <p class="muted">{d.description.clone()}</p> })}
-            <Dag definition run block/>
+            <Dag definition=drawn run block new_block/>
             <AddBlock selected block new_block/>
             <Workers/>
             {move || {
@@ -264,6 +273,7 @@ fn Dag(
     definition: Memo<Option<PipelineDefinition>>,
     run: Memo<Option<Arc<PipelineRun>>>,
     block: RwSignal<Option<String>>,
+    new_block: RwSignal<Option<BlockDef>>,
 ) -> impl IntoView {
     // Laid out again only when the definition changes, not on every status colour.
     let drawn = Memo::new(move |_| definition.get().map(|d| layout::layout(&d, Boxes::default())));
@@ -281,7 +291,8 @@ fn Dag(
                 let kind = definition.block(&id).map(|b| b.kind.name()).unwrap_or_default();
                 let status = run_now.as_ref().and_then(|r| r.status_of(&id));
                 let fill = status_colour(status);
-                let status_text = status.map(|s| s.name()).unwrap_or("not run");
+                let unsaved = new_block.with(|b| b.as_ref().is_some_and(|b| b.id == id));
+                let status_text = if unsaved { "unsaved" } else { status.map(|s| s.name()).unwrap_or("not run") };
                 let testid = format!("node-{id}");
                 let click_id = id.clone();
                 let selected_id = id.clone();
@@ -302,6 +313,7 @@ fn Dag(
                             fill=fill
                             stroke=move || if block.get().as_deref() == Some(selected_id.as_str()) { "#222" } else { "#888" }
                             stroke-width="1.5"
+                            stroke-dasharray=if unsaved { "5 3" } else { "none" }
                         ></rect>
                         <text x=x + 8.0 y=y + 17.0 font-size="12" font-weight="bold">{id.clone()}</text>
                         <text x=x + 8.0 y=y + 34.0 font-size="11" fill="#444">{format!("{kind} · {status_text}")}</text>
