@@ -46,7 +46,11 @@ async fn wait_finished(client: &Client, pipeline: &str, count: usize, timeout: D
         if statuses.iter().filter(|s| *s == "Succeeded").count() >= count {
             return statuses;
         }
-        assert!(start.elapsed() < timeout, "timed out waiting for {count} {pipeline} runs; saw {statuses:?}");
+        if start.elapsed() >= timeout {
+            save_screenshot(client, &format!("timeout-{pipeline}")).await;
+            let page = support::text_of(client, "body").await.unwrap_or_default();
+            panic!("timed out waiting for {count} {pipeline} runs; saw {statuses:?}\n{page}");
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -193,6 +197,9 @@ async fn a_drift_alert_retrains_and_promotes_a_model() {
     // A loader's output preview charts the month's trip durations.
     click_node(&client, "load_jan").await;
     wait_text(&client, "[data-testid=block-logs] [data-testid=output-chart]", |_| true).await;
+    // A boosted model's output draws its learning curve.
+    click_node(&client, "train_boosting").await;
+    wait_text(&client, "[data-testid=block-logs] [data-testid=output-curve]", |_| true).await;
     click(&client, "[data-testid=node-register]").await;
     wait_text(&client, "[data-testid=block-logs]", |t| t.contains("promotes it to Production")).await;
     let trained_at = started.elapsed();

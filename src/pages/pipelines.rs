@@ -20,6 +20,7 @@ use wasm_bindgen::JsCast;
 use crate::components::block_editor::{BlockForm, Draft, InputsForm};
 use crate::components::chart::{histogram_svg, Series, SvgImage, BLUE};
 use crate::components::download::download_text;
+use crate::components::search_charts::learning_curve_svg;
 use crate::pipeline_state::Pipelines;
 use crate::routes::Route;
 
@@ -527,6 +528,16 @@ fn BlockPanel(
                                                                     }
                                                                 })}
                                                             {o.chart.map(|chart| view! { <OutputChart chart/> })}
+                                                            {(!o.learning_curve.is_empty())
+                                                                .then(|| {
+                                                                    view! {
+                                                                        <SvgImage
+                                                                            svg=learning_curve_svg(&o.learning_curve)
+                                                                            alt="learning curve: train and validation RMSE by round"
+                                                                            testid="output-curve"
+                                                                        />
+                                                                    }
+                                                                })}
                                                             {o.head.map(|head| view! { <TableHeadView head/> })}
                                                         </div>
                                                     }

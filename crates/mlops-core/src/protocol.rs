@@ -770,4 +770,68 @@ mod tests {
         let done = run_pipeline_block(&job.request(&cache).expect("inputs"), &|| 1.0, &mut |_| {});
         assert!(matches!(done.result, Err(BlockError::Injected { attempt: 1, of: 1 })), "{:?}", done.result);
     }
+
+    /// Regression: an output preview that left an empty field out of its serde output
+    /// (a linear model's learning curve) could not cross the bridge, and the page stopped
+    /// mid-run. Here every block of the training pipeline goes through bincode both ways,
+    /// as it does between the page and the worker.
+    #[test]
+    fn every_block_of_the_training_pipeline_crosses_the_worker_codec() {
+        use crate::pipelines::clock::SimTime;
+        use crate::pipelines::engine::{BlockStatus, Outcome, OutputCache, PipelineRun, RunContext, Started};
+        use crate::pipelines::exec::HostFacts;
+        use crate::pipelines::presets::{self, PresetData, PresetOptions};
+        let options =
+            PresetOptions { data: PresetData::Simulated { trips: 400 }, ..PresetOptions::default() };
+        let definition = presets::training(&options);
+        let mut now = SimTime(0);
+        let mut cache = OutputCache::new();
+        let mut run =
+            PipelineRun::new(&definition, RunContext::manual("training", "t#1", now), now).expect("valid");
+        while !run.is_finished() {
+            let ready = run.ready(now);
+            if ready.is_empty() {
+                match run.next_retry() {
+                    Some(at) => {
+                        now = now.max(at);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            for id in ready {
+                let Started::Job(job) = run.start(&id, now, HostFacts::default(), &cache).expect("starts")
+                else {
+                    continue;
+                };
+                let request = Request::RunBlock { request: Box::new(job.request(&cache).expect("inputs")) };
+                let request: Request =
+                    bincode::deserialize(&bincode::serialize(&request).expect("encodes")).expect("decodes");
+                let Request::RunBlock { request } = request else { panic!("a block request") };
+                let response =
+                    Response::BlockDone(Box::new(run_pipeline_block(&request, &|| 1.0, &mut |_| {})));
+                let back: Response = bincode::deserialize(&bincode::serialize(&response).expect("encodes"))
+                    .unwrap_or_else(|e| panic!("block {id}'s answer does not decode: {e}"));
+                assert_eq!(back, response, "block {id}");
+                let Response::BlockDone(done) = back else { panic!("a block's answer") };
+                run.finish(&id, Outcome::new(done.result), now, &mut cache).expect("finishes");
+            }
+            now = now.plus_seconds(1);
+        }
+        for block in &definition.blocks {
+            let status = run.status_of(&block.id);
+            assert!(
+                matches!(status, Some(BlockStatus::Succeeded | BlockStatus::Note)),
+                "{}: {status:?}",
+                block.id
+            );
+        }
+        let curves: Vec<usize> = run
+            .history
+            .iter()
+            .flat_map(|record| record.outputs.iter().map(|o| o.learning_curve.len()))
+            .collect();
+        assert!(curves.iter().any(|&n| n > 0), "a boosted model carries its curve: {curves:?}");
+        assert!(curves.contains(&0), "the other outputs carry none: {curves:?}");
+    }
 }

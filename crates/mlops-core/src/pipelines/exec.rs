@@ -34,6 +34,7 @@ use crate::serving::service::LoadedModel;
 use crate::simulate::simulate_month_parquet;
 use crate::summary::Histogram;
 use crate::training::{train_and_evaluate, TrainReport, TrainSpec};
+use crate::trees::BoostRound;
 
 /// Rows shown in a table preview.
 pub const HEAD_ROWS: usize = 5;
@@ -87,6 +88,11 @@ pub struct ModelData {
     pub block: String,
     /// The tracking run that logged it, once the host applied the trainer's effect.
     pub run_id: Option<String>,
+    /// Boosting's train and validation RMSE by round (empty for other models), so the
+    /// output's preview can draw the learning curve. Always serialized: the worker
+    /// bridge's bincode cannot read a field that was left out.
+    #[serde(default)]
+    pub learning_curve: Vec<BoostRound>,
 }
 
 /// One row of a metrics table.
@@ -180,6 +186,10 @@ pub struct PortSummary {
     /// A histogram of the output's durations (absent in runs stored before charts).
     #[serde(default)]
     pub chart: Option<PortChart>,
+    /// A boosted model's learning curve, by round (absent in runs stored before curves;
+    /// always serialized, for bincode).
+    #[serde(default)]
+    pub learning_curve: Vec<BoostRound>,
 }
 
 /// Bars in an output's chart: enough to see a shape, few enough for a block panel.
@@ -273,6 +283,7 @@ impl Value {
             head: None,
             metrics: Vec::new(),
             chart: None,
+            learning_curve: Vec::new(),
         };
         match self {
             Value::Trips(trips) => {
@@ -321,6 +332,7 @@ impl Value {
                     columns: vec!["".into(), "".into()],
                     rows: model.model.summary().into_iter().map(|(k, v)| vec![k, v]).collect(),
                 });
+                summary.learning_curve = model.learning_curve.clone();
             }
             Value::Metrics(metrics) => {
                 summary.headline = format!("metrics on {}", metrics.dataset);
@@ -1068,6 +1080,7 @@ fn train(
         validated_on: set.val.label.clone(),
         block: block.id.clone(),
         run_id: None,
+        learning_curve: report.history.clone(),
     };
     let metrics = MetricsData {
         dataset: format!("{} → {}", set.train.label, set.val.label),
@@ -1512,6 +1525,38 @@ mod tests {
         assert_eq!((histogram.lower, histogram.upper), (1.0, 60.0));
         assert_eq!(histogram.counts.iter().sum::<usize>(), set.train_rows, "every kept ride, none outside");
         assert_eq!((histogram.below, histogram.above), (0, 0));
+    }
+
+    #[test]
+    fn a_boosted_model_preview_carries_its_learning_curve_and_a_linear_one_none() {
+        let loaded = load(800);
+        let Some(Value::Trips(month)) = loaded.value("trips") else { panic!("trips") };
+        let output = features(month, month, FeatureSet::PuDo).expect("vectorizes");
+        let Some(Value::TrainingSet(set)) = output.value("training_set") else { panic!("a training set") };
+        let boosting = crate::training::Estimator::Gbdt(crate::trees::GbdtParams {
+            num_boost_round: 7,
+            ..Default::default()
+        });
+        let linear = crate::training::TrainSpec::course_baseline().estimator;
+        let mut hooks = Hooks { now_seconds: &|| 0.0, progress: &mut |_| {} };
+        // `train` reads only the block's id.
+        let block = BlockDef::new("train", BlockParams::Simulated(SimulatedSource::new(MonthRef::Latest, 1)));
+
+        let trained = train(&block, set, &boosting, None, &mut hooks).expect("boosted trees");
+        let summary = trained.value("model").expect("a model").summary("model");
+        let curve = &summary.learning_curve;
+        assert_eq!(curve.iter().map(|r| r.round).collect::<Vec<_>>(), (0..7).collect::<Vec<_>>());
+        assert!(curve.iter().all(|r| r.val_rmse.is_some()), "validated every round");
+        assert!(curve[6].train_rmse < curve[0].train_rmse, "boosting lowers the training error");
+        let Some(Value::Model(model)) = trained.value("model") else { panic!("a model") };
+        let last_val = curve[6].val_rmse.unwrap_or(f64::NAN);
+        assert!(
+            (model.val.map_or(f64::NAN, |m| m.rmse) - last_val).abs() < 1e-9,
+            "the curve ends at the model"
+        );
+
+        let trained = train(&block, set, &linear, None, &mut hooks).expect("linear regression");
+        assert!(trained.value("model").expect("a model").summary("model").learning_curve.is_empty());
     }
 
     #[test]
