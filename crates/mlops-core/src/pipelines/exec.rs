@@ -186,8 +186,7 @@ pub struct PortSummary {
     /// A histogram of the output's durations (absent in runs stored before charts).
     #[serde(default)]
     pub chart: Option<PortChart>,
-    /// A boosted model's learning curve, by round (absent in runs stored before curves;
-    /// always serialized, for bincode).
+    /// A boosted model's learning curve, by round (absent in runs stored before curves).
     #[serde(default)]
     pub learning_curve: Vec<BoostRound>,
 }
