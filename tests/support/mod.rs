@@ -21,10 +21,28 @@ pub fn root() -> PathBuf {
 
 pub struct Site {
     _server: Child,
-    _driver: Child,
-    _dir: PathBuf,
+    driver: Child,
+    /// The served folder; the browser profiles live in it too, so both go when the site does.
+    dir: PathBuf,
     pub base: String,
     driver_url: String,
+}
+
+impl Drop for Site {
+    /// A Chromium profile is a few hundred MB, and a test that panics never closes its
+    /// browser: stop the driver and any browser still on a profile here, then remove
+    /// the folder, so repeated runs do not fill the disk.
+    fn drop(&mut self) {
+        let _ = self.driver.start_kill();
+        let profiles = self.dir.join("chromium-");
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(profiles.as_os_str())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A file from the shared TLC data folder next to the project, if it is there.
@@ -74,16 +92,15 @@ pub async fn start_site(data_dir: Option<&Path>) -> Site {
     }
     Site {
         _server: server,
-        _driver: driver,
-        _dir: dir,
+        driver,
+        dir,
         base: format!("http://127.0.0.1:{port}/course/"),
         driver_url: format!("http://127.0.0.1:{driver_port}"),
     }
 }
 
 pub async fn browser(site: &Site) -> Client {
-    let profile =
-        std::env::temp_dir().join(format!("mlops-lab-chromium-{}-{}", std::process::id(), free_port()));
+    let profile = site.dir.join(format!("chromium-{}", free_port()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_string(),
