@@ -139,26 +139,27 @@ pub fn layout(definition: &PipelineDefinition, boxes: Boxes) -> DagLayout {
     let placed =
         place(&rust_sugiyama::from_vertices_and_edges(&vertices, &chained, &config), &vertices, boxes);
 
-    let mut blocks: Vec<PlacedBlock> = ids
+    // Vertices are numbered in definition order, so the blocks come out in that order.
+    let spot = |v: u32| placed.get(v as usize).copied().flatten();
+    let blocks: Vec<PlacedBlock> = ids
         .iter()
         .zip(&placed)
         .filter_map(|(id, p)| p.map(|p| PlacedBlock { id: id.to_string(), x: p.x, y: p.y }))
         .collect();
-    blocks.sort_by_key(|b| index(&b.id));
-    let position = |v: u32| blocks.iter().find(|b| Some(v as usize) == index(&b.id));
     let edges = edges
         .iter()
         .zip(&chains)
         .filter_map(|(&(from, to), chain)| {
-            let (a, b) = (position(from)?, position(to)?);
+            let (a, b) = (spot(from)?, spot(to)?);
+            let (from, to) = (ids.get(from as usize)?, ids.get(to as usize)?);
             let lanes = chain
                 .iter()
-                .filter_map(|&lane| placed.get(lane as usize).copied().flatten())
+                .filter_map(|&lane| spot(lane))
                 .map(|p| (p.x, p.x + boxes.width, p.y + LANE_WIDTH / 2.0))
                 .collect();
             Some(PlacedEdge {
-                from: a.id.clone(),
-                to: b.id.clone(),
+                from: from.to_string(),
+                to: to.to_string(),
                 start: (a.x + boxes.width, a.y + boxes.height / 2.0),
                 end: (b.x, b.y + boxes.height / 2.0),
                 lanes,
